@@ -1,0 +1,91 @@
+// Package golden reads the exporter's golden vectors (models/export/testdata/*.json,
+// format in models/export/README.md) for tests of every backend.
+package golden
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
+)
+
+// Tensor is a golden tensor: a shape and row-major float32 values.
+type Tensor struct {
+	Shape []int64   `json:"shape"`
+	Data  []float32 `json:"data"`
+}
+
+// Model converts t to a model.Tensor (sharing the data).
+func (t Tensor) Model() *model.Tensor { return &model.Tensor{Shape: t.Shape, Data: t.Data} }
+
+// Case is one call: named inputs and the outputs Keras computed.
+type Case struct {
+	Name    string            `json:"name"`
+	Inputs  map[string]Tensor `json:"inputs"`
+	Outputs map[string]Tensor `json:"outputs"`
+}
+
+// Inputs converts the case's inputs for Model.Run.
+func (c Case) ModelInputs() map[string]*model.Tensor {
+	in := make(map[string]*model.Tensor, len(c.Inputs))
+	for k, t := range c.Inputs {
+		in[k] = t.Model()
+	}
+	return in
+}
+
+// File is one golden file. Rollout files (char_rollout.json) use Indices,
+// Probs, HOut and COut; image files add Labels.
+type File struct {
+	Model     string  `json:"model"`
+	Tolerance float64 `json:"tolerance"`
+	Cases     []Case  `json:"cases"`
+	Labels    []int   `json:"labels"`
+
+	Indices []int  `json:"indices"`
+	Probs   Tensor `json:"probs"`
+	HOut    Tensor `json:"h_out"`
+	COut    Tensor `json:"c_out"`
+}
+
+// ExportDir is the absolute path of models/export in this checkout.
+func ExportDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "models", "export")
+}
+
+// Load reads models/export/testdata/name.
+func Load(name string) (*File, error) {
+	path := filepath.Join(ExportDir(), "testdata", name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Tolerance == 0 {
+		f.Tolerance = 1e-5
+	}
+	return &f, nil
+}
+
+// MaxAbsDiff compares two equally shaped float32 slices.
+func MaxAbsDiff(got, want []float32) (float64, error) {
+	if len(got) != len(want) {
+		return math.Inf(1), fmt.Errorf("length %d, want %d", len(got), len(want))
+	}
+	var m float64
+	for i := range got {
+		if math.IsNaN(float64(got[i])) {
+			return math.Inf(1), fmt.Errorf("NaN at %d", i)
+		}
+		m = max(m, math.Abs(float64(got[i])-float64(want[i])))
+	}
+	return m, nil
+}

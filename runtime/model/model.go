@@ -1,0 +1,279 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Backend runs one loaded model. Run must be safe for concurrent use.
+type Backend interface {
+	// Signature lists the inputs and outputs.
+	Signature() Signature
+	// Metadata returns the model's raw metadata map (may be empty).
+	Metadata() map[string]string
+	// Run feeds every input by name and returns every output by name.
+	Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error)
+	// Close releases every native resource.
+	Close() error
+}
+
+// Binding is a call prepared over fixed tensors: each Run reads the inputs'
+// Data and writes the outputs' Data in place, allocating nothing. A Binding is
+// for one goroutine at a time; Close releases it (not the tensors).
+type Binding interface {
+	Run(ctx context.Context) error
+	Close() error
+}
+
+// Binder is implemented by backends that can prepare Bindings natively.
+type Binder interface {
+	Bind(inputs, outputs map[string]*Tensor) (Binding, error)
+}
+
+// Options tune how a model is loaded. The zero value works.
+type Options struct {
+	// Backend is "onnx" or "tf"; empty picks by path (a folder is a SavedModel).
+	Backend string
+	// Threads is the intra-op thread count; 0 uses the backend's default.
+	Threads int
+	// InterOpThreads is the inter-op thread count; 0 uses the backend's default.
+	InterOpThreads int
+	// LibraryPath points at the backend's shared library; empty searches for it.
+	LibraryPath string
+}
+
+// Opener loads a model file into a Backend.
+type Opener func(ctx context.Context, path string, opts Options) (Backend, error)
+
+var (
+	backendsMu sync.RWMutex
+	backends   = map[string]Opener{}
+)
+
+// Register makes a backend available to Open under each of names. Backend
+// packages call it from init, so importing one (for its side effect) enables it.
+func Register(open Opener, names ...string) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	for _, n := range names {
+		backends[n] = open
+	}
+}
+
+// Backends lists the registered backend names.
+func Backends() []string {
+	backendsMu.RLock()
+	defer backendsMu.RUnlock()
+	var list []string
+	for n := range backends {
+		list = append(list, n)
+	}
+	sort.Strings(list)
+	return list
+}
+
+// Model is a loaded model: its backend, signature and parsed metadata.
+// It is safe for concurrent use; Close waits for running calls to finish.
+type Model struct {
+	path    string
+	backend string
+	b       Backend
+	sig     Signature
+	meta    Metadata
+
+	mu     sync.RWMutex // held shared by calls, exclusively by Close
+	closed bool
+}
+
+// Open loads the model at path with the backend opts names (or the one its path implies).
+func Open(ctx context.Context, path string, opts Options) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadModel, err)
+	}
+	name := opts.Backend
+	if name == "" {
+		name = "onnx"
+		if st.IsDir() {
+			name = "tf"
+		}
+	}
+	if !st.IsDir() && st.Size() == 0 {
+		return nil, fmt.Errorf("%w: model file %s is empty", ErrBadModel, path)
+	}
+	backendsMu.RLock()
+	open, ok := backends[name]
+	backendsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (compiled in: %s)", ErrNoBackend, name, strings.Join(Backends(), ", "))
+	}
+	b, err := open(ctx, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := ParseMetadata(b.Metadata())
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &Model{path: path, backend: name, b: b, sig: b.Signature(), meta: meta}, nil
+}
+
+// New wraps an already opened Backend (for backends not registered with Open).
+func New(path, backendName string, b Backend) (*Model, error) {
+	meta, err := ParseMetadata(b.Metadata())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &Model{path: path, backend: backendName, b: b, sig: b.Signature(), meta: meta}, nil
+}
+
+// Path is the file or folder the model was loaded from.
+func (m *Model) Path() string { return m.path }
+
+// BackendName is the name of the backend running the model.
+func (m *Model) BackendName() string { return m.backend }
+
+// Signature lists the model's inputs and outputs.
+func (m *Model) Signature() Signature { return m.sig }
+
+// Metadata is the model's parsed metadata.
+func (m *Model) Metadata() Metadata { return m.meta }
+
+// Run checks the inputs against the signature and runs the model.
+func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := m.sig.CheckInputs(inputs); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	return m.b.Run(ctx, inputs)
+}
+
+// Bind prepares a zero-allocation call over fixed tensors. Inputs and outputs
+// are named as in the signature; outputs must be allocated with their exact shapes.
+// Backends without native bindings get one that runs Run and copies outputs.
+func (m *Model) Bind(inputs, outputs map[string]*Tensor) (Binding, error) {
+	if err := m.sig.CheckInputs(inputs); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
+	}
+	for name, t := range outputs {
+		if _, ok := m.sig.Output(name); !ok {
+			return nil, fmt.Errorf("%w: unknown output %q (model outputs: %s)", ErrBadInput, name, names(m.sig.Outputs))
+		}
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: output %q: %v", ErrBadInput, name, err)
+		}
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	var b Binding
+	if binder, ok := m.b.(Binder); ok {
+		nb, err := binder.Bind(inputs, outputs)
+		if err != nil {
+			return nil, err
+		}
+		b = nb
+	} else {
+		b = &copyBinding{b: m.b, inputs: inputs, outputs: outputs}
+	}
+	return &guardedBinding{m: m, b: b}, nil
+}
+
+// Close releases the backend after running calls finish. Closing twice is harmless.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	return m.b.Close()
+}
+
+// guardedBinding holds the model's read lock during each Run, so Close waits.
+type guardedBinding struct {
+	m *Model
+	b Binding
+}
+
+func (g *guardedBinding) Run(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g.m.mu.RLock()
+	defer g.m.mu.RUnlock()
+	if g.m.closed {
+		return ErrClosed
+	}
+	return g.b.Run(ctx)
+}
+
+func (g *guardedBinding) Close() error { return g.b.Close() }
+
+// copyBinding serves backends without native bindings.
+type copyBinding struct {
+	b       Backend
+	inputs  map[string]*Tensor
+	outputs map[string]*Tensor
+}
+
+func (c *copyBinding) Run(ctx context.Context) error {
+	out, err := c.b.Run(ctx, c.inputs)
+	if err != nil {
+		return err
+	}
+	for name, dst := range c.outputs {
+		src, ok := out[name]
+		if !ok {
+			return fmt.Errorf("backend returned no output %q", name)
+		}
+		if err := CopyInto(dst, src); err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (c *copyBinding) Close() error { return nil }
+
+// CopyInto copies src's data into dst; both must have the same type and size.
+func CopyInto(dst, src *Tensor) error {
+	if dst.DType() != src.DType() || dst.Len() != src.Len() {
+		return fmt.Errorf("%w: cannot copy %s%v into %s%v", ErrBadInput, src.DType(), src.Shape, dst.DType(), dst.Shape)
+	}
+	switch d := dst.Data.(type) {
+	case []float32:
+		copy(d, src.Data.([]float32))
+	case []float64:
+		copy(d, src.Data.([]float64))
+	case []int32:
+		copy(d, src.Data.([]int32))
+	case []int64:
+		copy(d, src.Data.([]int64))
+	case []uint8:
+		copy(d, src.Data.([]uint8))
+	case []int8:
+		copy(d, src.Data.([]int8))
+	case []bool:
+		copy(d, src.Data.([]bool))
+	default:
+		return errors.New("unsupported tensor type")
+	}
+	return nil
+}

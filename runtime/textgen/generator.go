@@ -1,0 +1,367 @@
+package textgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
+)
+
+// Mode is how a Generator feeds the model.
+type Mode int
+
+const (
+	// ModeAuto picks stateful when the model has state inputs and outputs, else windowed.
+	ModeAuto Mode = iota
+	// ModeStateful primes the LSTM state with the prompt, then feeds one
+	// character per step, carrying the state (h, c) from step to step.
+	ModeStateful
+	// ModeWindowed feeds the last Window characters on every step from a fresh
+	// state, as the tutorial's model.predict loop does.
+	ModeWindowed
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeStateful:
+		return "stateful"
+	case ModeWindowed:
+		return "windowed"
+	}
+	return "auto"
+}
+
+// ParseMode reads "auto", "stateful" or "windowed".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "auto":
+		return ModeAuto, nil
+	case "stateful":
+		return ModeStateful, nil
+	case "windowed", "window":
+		return ModeWindowed, nil
+	}
+	return 0, fmt.Errorf("mode %q: want auto, stateful or windowed", s)
+}
+
+// DefaultLength is the number of characters generated when Request.MaxLength is 0,
+// as in the tutorial.
+const DefaultLength = 500
+
+// Options configure a Generator. The zero value takes everything from the model.
+type Options struct {
+	Mode Mode
+	// Vocab overrides the model's metadata vocabulary (for models exported elsewhere).
+	Vocab *Vocab
+	// Window overrides the window length of windowed mode.
+	Window int
+}
+
+// Generator generates text with one model. It holds no per-request state, so
+// one Generator serves any number of concurrent Generate calls.
+type Generator struct {
+	m        *model.Model
+	vocab    *Vocab
+	chars    []string // chars[i] is the text of index i, so emitting allocates nothing
+	mode     Mode
+	window   int
+	input    string
+	output   string
+	logits   bool
+	stateIn  []string
+	stateOut []string
+	state    []model.Shape // per state input, with a batch dimension of 1
+	static   bool          // the input's time dimension is fixed (to window)
+}
+
+// ErrNotTextModel is returned for models that cannot generate text.
+var ErrNotTextModel = errors.New("not a text-generation model")
+
+// New checks that m can generate text and prepares a Generator for it.
+func New(m *model.Model, opts Options) (*Generator, error) {
+	md, sig := m.Metadata(), m.Signature()
+	if md.Task != "" && md.Task != model.TaskTextGeneration {
+		return nil, fmt.Errorf("%w: %s declares task %q", ErrNotTextModel, m.Path(), md.Task)
+	}
+	g := &Generator{m: m, vocab: opts.Vocab, logits: md.OutputKind == model.OutputLogits}
+	if g.vocab == nil {
+		v, err := VocabFromMetadata(md)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+		}
+		g.vocab = v
+	}
+	g.chars = make([]string, g.vocab.Size())
+	for i := range g.chars {
+		g.chars[i] = string(g.vocab.Char(i))
+	}
+	g.stateIn, g.stateOut = md.StateInputs, md.StateOutputs
+	isState := func(name string, list []string) bool {
+		for _, s := range list {
+			if s == name {
+				return true
+			}
+		}
+		return false
+	}
+	g.input, g.output = md.Input, md.Output
+	if g.input == "" {
+		for _, t := range sig.Inputs {
+			if !isState(t.Name, g.stateIn) {
+				g.input = t.Name
+				break
+			}
+		}
+	}
+	if g.output == "" {
+		for _, t := range sig.Outputs {
+			if !isState(t.Name, g.stateOut) {
+				g.output = t.Name
+				break
+			}
+		}
+	}
+	in, ok := sig.Input(g.input)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no input %q", model.ErrBadModel, m.Path(), g.input)
+	}
+	out, ok := sig.Output(g.output)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
+	}
+	if in.Type != model.Float32 || len(in.Shape) != 3 {
+		return nil, fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
+	}
+	if v := in.Shape[2]; v >= 0 && v != int64(g.vocab.Size()) {
+		return nil, fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, g.vocab.Size())
+	}
+	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(g.vocab.Size())) {
+		return nil, fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, g.vocab.Size())
+	}
+	for i, name := range g.stateIn {
+		t, ok := sig.Input(name)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: metadata names state input %q, the model has none", model.ErrBadModel, m.Path(), name)
+		}
+		if _, ok := sig.Output(g.stateOut[i]); !ok {
+			return nil, fmt.Errorf("%w: %s: metadata names state output %q, the model has none", model.ErrBadModel, m.Path(), g.stateOut[i])
+		}
+		shape := append(model.Shape{}, t.Shape...)
+		for d := range shape {
+			if d == 0 {
+				shape[d] = 1
+			} else if shape[d] < 0 {
+				if md.StateSize <= 0 {
+					return nil, fmt.Errorf("%w: %s: state input %s has a dynamic width and no state_size in the metadata", model.ErrBadModel, m.Path(), t)
+				}
+				shape[d] = int64(md.StateSize)
+			}
+		}
+		g.state = append(g.state, shape)
+	}
+	g.static = in.Shape[1] >= 0
+	g.window = opts.Window
+	if g.window == 0 {
+		g.window = md.WindowLength
+	}
+	if g.static {
+		if g.window != 0 && g.window != int(in.Shape[1]) {
+			return nil, fmt.Errorf("%w: window %d, but %s takes exactly %d steps", ErrInvalidWindow, g.window, in, in.Shape[1])
+		}
+		g.window = int(in.Shape[1])
+	}
+	g.mode = opts.Mode
+	if g.mode == ModeAuto {
+		g.mode = ModeWindowed
+		if len(g.stateIn) > 0 && !g.static {
+			g.mode = ModeStateful
+		}
+	}
+	switch g.mode {
+	case ModeStateful:
+		if len(g.stateIn) == 0 {
+			return nil, fmt.Errorf("%w: %s has no state inputs and outputs; use windowed mode", ErrInvalidMode, m.Path())
+		}
+		if g.static {
+			return nil, fmt.Errorf("%w: %s takes exactly %d steps per call; use windowed mode", ErrInvalidMode, m.Path(), g.window)
+		}
+	case ModeWindowed:
+		if g.window <= 0 {
+			return nil, fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
+		}
+	}
+	return g, nil
+}
+
+// Errors about a Generator's configuration.
+var (
+	ErrInvalidMode   = errors.New("invalid generation mode")
+	ErrInvalidWindow = errors.New("invalid window")
+	ErrEmptyPrompt   = errors.New("empty prompt")
+)
+
+// Mode is the mode in use (never ModeAuto).
+func (g *Generator) Mode() Mode { return g.mode }
+
+// Window is the window length of windowed mode (0 if unknown).
+func (g *Generator) Window() int { return g.window }
+
+// Vocab is the vocabulary in use.
+func (g *Generator) Vocab() *Vocab { return g.vocab }
+
+// Model is the model the Generator runs.
+func (g *Generator) Model() *model.Model { return g.m }
+
+// Request is one generation.
+type Request struct {
+	// Prompt primes the model. Stateful mode may start from an empty prompt
+	// (it primes with a newline); windowed mode needs at least one character.
+	Prompt string
+	// MaxLength is how many characters to generate; 0 means DefaultLength.
+	MaxLength int
+	// Sampling holds temperature, top-k, top-p and seed.
+	Sampling Params
+	// Stop ends generation as soon as the text ends with any of these strings;
+	// the stop string itself is not emitted.
+	Stop []string
+}
+
+// Stop reasons reported in Stats.
+const (
+	StopLength    = "length"
+	StopString    = "stop"
+	StopCancelled = "cancelled"
+)
+
+// Stats describe a finished generation.
+type Stats struct {
+	Mode           string        `json:"mode"`
+	PromptChars    int           `json:"prompt_chars"`
+	Generated      int           `json:"generated_chars"`
+	StopReason     string        `json:"stop_reason"`
+	Elapsed        time.Duration `json:"-"`
+	Seconds        float64       `json:"seconds"`
+	CharsPerSecond float64       `json:"chars_per_second"`
+}
+
+func (r *Request) check(v *Vocab) ([]int, error) {
+	if r.MaxLength < 0 {
+		return nil, fmt.Errorf("%w: max length %d is negative", ErrInvalidParams, r.MaxLength)
+	}
+	if err := r.Sampling.Validate(); err != nil {
+		return nil, err
+	}
+	for _, s := range r.Stop {
+		if s == "" {
+			return nil, fmt.Errorf("%w: empty stop string", ErrInvalidParams)
+		}
+	}
+	return v.Encode(r.Prompt)
+}
+
+// Generate runs one request, calling emit with each generated piece of text in
+// order (a character, or several when a possible stop string was held back).
+// It stops at MaxLength, at a stop string, when emit returns an error, or
+// when ctx is cancelled (returning ctx.Err()).
+func (g *Generator) Generate(ctx context.Context, req Request, emit func(string) error) (Stats, error) {
+	start := time.Now()
+	prompt, err := req.check(g.vocab)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Mode: g.mode.String(), PromptChars: len(prompt)}
+	s, err := g.newStream(ctx, prompt)
+	if err != nil {
+		return st, err
+	}
+	defer s.close()
+	smp, err := NewSampler(req.Sampling)
+	if err != nil {
+		return st, err
+	}
+	max := req.MaxLength
+	if max == 0 {
+		max = DefaultLength
+	}
+	stops := newStopper(req.Stop)
+	st.StopReason = StopLength
+	for st.Generated < max {
+		if err := ctx.Err(); err != nil {
+			st.StopReason = StopCancelled
+			return g.finish(st, start), err
+		}
+		var idx int
+		if g.logits {
+			idx, err = smp.SampleLogits(s.probs.Float32s())
+		} else {
+			idx, err = smp.Sample(s.probs.Float32s())
+		}
+		if err != nil {
+			return g.finish(st, start), fmt.Errorf("%s, output %q: %w", g.m.Path(), g.output, err)
+		}
+		st.Generated++
+		out, stopped := stops.push(g.chars[idx])
+		if out != "" {
+			if err := emit(out); err != nil {
+				return g.finish(st, start), err
+			}
+		}
+		if stopped {
+			st.StopReason = StopString
+			break
+		}
+		if st.Generated == max {
+			break
+		}
+		if err := s.step(ctx, idx); err != nil {
+			if ctx.Err() != nil {
+				st.StopReason = StopCancelled
+				return g.finish(st, start), ctx.Err()
+			}
+			return g.finish(st, start), err
+		}
+	}
+	if rest := stops.flush(); rest != "" {
+		if err := emit(rest); err != nil {
+			return g.finish(st, start), err
+		}
+	}
+	return g.finish(st, start), nil
+}
+
+func (g *Generator) finish(st Stats, start time.Time) Stats {
+	st.Elapsed = time.Since(start)
+	st.Seconds = st.Elapsed.Seconds()
+	if st.Seconds > 0 {
+		st.CharsPerSecond = float64(st.Generated) / st.Seconds
+	}
+	return st
+}
+
+// Text runs a request and returns the generated text.
+func (g *Generator) Text(ctx context.Context, req Request) (string, Stats, error) {
+	var b strings.Builder
+	st, err := g.Generate(ctx, req, func(s string) error { b.WriteString(s); return nil })
+	return b.String(), st, err
+}
+
+// Stream runs a request as an iterator over the generated pieces; breaking
+// out of the loop stops generation. A failure is yielded as the last error.
+func (g *Generator) Stream(ctx context.Context, req Request) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		errStop := errors.New("stopped by the consumer")
+		_, err := g.Generate(ctx, req, func(s string) error {
+			if !yield(s, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield("", err)
+		}
+	}
+}

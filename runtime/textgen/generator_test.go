@@ -1,0 +1,209 @@
+package textgen_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/runtime/model"
+	_ "github.com/rnnrun/rnnrun/runtime/onnx"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
+)
+
+const prompt = "LYSANDER.\nHow now, my love! Why is your cheek so pale?\n"
+
+func open(t testing.TB, name string) *model.Model {
+	t.Helper()
+	m, err := model.Open(context.Background(), filepath.Join(golden.ExportDir(), name), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func generator(t testing.TB, m *model.Model, mode textgen.Mode) *textgen.Generator {
+	t.Helper()
+	g, err := textgen.New(m, textgen.Options{Mode: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func text(t testing.TB, g interface {
+	Generate(context.Context, textgen.Request, func(string) error) (textgen.Stats, error)
+}, req textgen.Request) string {
+	t.Helper()
+	var b strings.Builder
+	if _, err := g.Generate(context.Background(), req, func(s string) error { b.WriteString(s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestModeFromSignature(t *testing.T) {
+	if g := generator(t, open(t, "char.onnx"), textgen.ModeAuto); g.Mode() != textgen.ModeStateful {
+		t.Errorf("char.onnx: mode %v, want stateful", g.Mode())
+	}
+	g := generator(t, open(t, "char_window.onnx"), textgen.ModeAuto)
+	if g.Mode() != textgen.ModeWindowed || g.Window() != 100 {
+		t.Errorf("char_window.onnx: mode %v window %d, want windowed 100", g.Mode(), g.Window())
+	}
+	if _, err := textgen.New(open(t, "char_window.onnx"), textgen.Options{Mode: textgen.ModeStateful}); !errors.Is(err, textgen.ErrInvalidMode) {
+		t.Errorf("stateful on a stateless model: %v", err)
+	}
+	if _, err := textgen.New(open(t, "mnist.onnx"), textgen.Options{}); !errors.Is(err, textgen.ErrNotTextModel) {
+		t.Errorf("image model accepted for text: %v", err)
+	}
+}
+
+// Carrying the state and re-running the window are the same computation while
+// the whole text fits in the window: greedy text must be identical, on the
+// stateful model run both ways and on the tutorial's stateless model.
+func TestStatefulAndWindowedAgree(t *testing.T) {
+	req := textgen.Request{Prompt: prompt, MaxLength: 100 - len(prompt)}
+	m := open(t, "char.onnx")
+	stateful := text(t, generator(t, m, textgen.ModeStateful), req)
+	windowed := text(t, generator(t, m, textgen.ModeWindowed), req)
+	if stateful != windowed {
+		t.Fatalf("stateful %q\nwindowed %q", stateful, windowed)
+	}
+	// char_window.onnx has a fixed 100-step input: a full 100-character prompt
+	// needs no padding, and the next character must match the stateful one.
+	long := strings.Repeat("Lord, what fools these mortals be!\n", 3)[:100]
+	one := textgen.Request{Prompt: long, MaxLength: 1}
+	a := text(t, generator(t, m, textgen.ModeStateful), one)
+	b := text(t, generator(t, open(t, "char_window.onnx"), textgen.ModeAuto), one)
+	if a != b {
+		t.Fatalf("after a 100-character prompt: stateful %q, char_window.onnx %q", a, b)
+	}
+	if len(stateful) != 100-len(prompt) {
+		t.Fatalf("generated %d characters, want %d", len(stateful), 100-len(prompt))
+	}
+}
+
+func TestSeedReproducible(t *testing.T) {
+	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	req := textgen.Request{Prompt: prompt, MaxLength: 200, Sampling: textgen.Params{Temperature: 1.2, Seed: 11}}
+	a, b := text(t, g, req), text(t, g, req)
+	req.Sampling.Seed = 12
+	c := text(t, g, req)
+	if a != b {
+		t.Fatalf("same seed, different text:\n%q\n%q", a, b)
+	}
+	if a == c {
+		t.Fatalf("seeds 11 and 12 gave the same text %q", a)
+	}
+}
+
+func TestStopCancelAndErrors(t *testing.T) {
+	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	// A stop string ends generation and is not emitted.
+	full := text(t, g, textgen.Request{Prompt: prompt, MaxLength: 300})
+	stop := full[40:42]
+	cut := text(t, g, textgen.Request{Prompt: prompt, MaxLength: 300, Stop: []string{stop}})
+	if want := full[:strings.Index(full, stop)]; cut != want {
+		t.Fatalf("stop %q: got %q, want %q", stop, cut, want)
+	}
+	// Cancellation stops a generation early with the context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err := g.Generate(ctx, textgen.Request{Prompt: prompt, MaxLength: 10000}, func(string) error {
+		if n++; n == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n != 5 {
+		t.Fatalf("cancel: err %v after %d pieces", err, n)
+	}
+	// Unknown characters name the character and its position.
+	_, err = g.Generate(context.Background(), textgen.Request{Prompt: "ab\x00c"}, func(string) error { return nil })
+	if !errors.Is(err, textgen.ErrUnknownChar) || !strings.Contains(err.Error(), "position 2") {
+		t.Fatalf("unknown char: %v", err)
+	}
+	w := generator(t, open(t, "char_window.onnx"), textgen.ModeAuto)
+	if _, err := w.Generate(context.Background(), textgen.Request{}, func(string) error { return nil }); !errors.Is(err, textgen.ErrEmptyPrompt) {
+		t.Fatalf("empty prompt on a windowed model: %v", err)
+	}
+	if _, err := g.Generate(context.Background(), textgen.Request{Prompt: "a", Sampling: textgen.Params{Temperature: -1}}, func(string) error { return nil }); !errors.Is(err, textgen.ErrInvalidParams) {
+		t.Fatalf("negative temperature: %v", err)
+	}
+}
+
+// Each stream of a Batcher yields exactly the text it gets alone with the same
+// request, while streams with different settings join and leave.
+func TestBatcherMatchesSingleStreams(t *testing.T) {
+	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var reqs []textgen.Request
+	for i := range 20 {
+		reqs = append(reqs, textgen.Request{
+			Prompt:    prompt[:10+i],
+			MaxLength: 40 + 13*i,
+			Sampling:  textgen.Params{Temperature: []float64{0, 0.2, 0.6, 1.2}[i%4], TopK: []int{0, 5}[i%2], Seed: uint64(i)},
+		})
+	}
+	want := make([]string, len(reqs))
+	for i, r := range reqs {
+		want[i] = text(t, g, r)
+	}
+	got := make([]string, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%5) * time.Millisecond) // join at different steps
+			got[i] = text(t, b, r)
+		}()
+	}
+	wg.Wait()
+	for i := range reqs {
+		if got[i] != want[i] {
+			t.Errorf("stream %d: batched %q\nalone %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestBatcherCancelAndClose(t *testing.T) {
+	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err = b.Generate(ctx, textgen.Request{Prompt: "a", MaxLength: 100000}, func(string) error {
+		if n++; n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancel: %v", err)
+	}
+	stopErr := fmt.Errorf("consumer gone")
+	_, err = b.Generate(context.Background(), textgen.Request{Prompt: "a", MaxLength: 100000}, func(string) error { return stopErr })
+	if !errors.Is(err, stopErr) {
+		t.Fatalf("emit error: %v", err)
+	}
+	b.Close()
+	if _, err := b.Generate(context.Background(), textgen.Request{Prompt: "a"}, func(string) error { return nil }); !errors.Is(err, textgen.ErrBatcherClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+	if _, err := textgen.NewBatcher(generator(t, open(t, "char_window.onnx"), textgen.ModeAuto), textgen.BatcherOptions{}); !errors.Is(err, textgen.ErrInvalidMode) {
+		t.Fatalf("batcher on a windowed model: %v", err)
+	}
+}

@@ -1,0 +1,173 @@
+package textgen
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Params are the sampling settings. The zero value is greedy decoding with seed 0.
+type Params struct {
+	// Temperature divides the log-probabilities before renormalising, as the
+	// tutorial's sample() does; 0 means greedy (always the most likely character).
+	Temperature float64 `json:"temperature"`
+	// TopK keeps only the K most likely characters; 0 keeps all.
+	TopK int `json:"top_k"`
+	// TopP keeps the smallest set of most likely characters whose probability
+	// reaches P, in (0, 1]; 0 (unset) and 1 keep all.
+	TopP float64 `json:"top_p"`
+	// Seed seeds the PCG generator: the same seed gives the same text.
+	Seed uint64 `json:"seed"`
+}
+
+// ErrInvalidParams is wrapped by every sampling-parameter error.
+var ErrInvalidParams = errors.New("invalid sampling parameter")
+
+// Validate rejects negative or NaN temperatures, negative top-k and top-p outside [0, 1].
+func (p Params) Validate() error {
+	switch {
+	case math.IsNaN(p.Temperature) || math.IsInf(p.Temperature, 0):
+		return fmt.Errorf("%w: temperature %v is not a finite number", ErrInvalidParams, p.Temperature)
+	case p.Temperature < 0:
+		return fmt.Errorf("%w: temperature %v is negative (0 is greedy)", ErrInvalidParams, p.Temperature)
+	case p.TopK < 0:
+		return fmt.Errorf("%w: top-k %d is negative (0 disables it)", ErrInvalidParams, p.TopK)
+	case math.IsNaN(p.TopP) || p.TopP < 0 || p.TopP > 1:
+		return fmt.Errorf("%w: top-p %v is outside (0, 1]", ErrInvalidParams, p.TopP)
+	}
+	return nil
+}
+
+// Sampler draws one index from a distribution: top-k, then temperature and
+// renormalisation, then top-p, then one multinomial draw; temperature 0 is the
+// argmax. It reuses its buffers, so Sample allocates nothing. Not safe for
+// concurrent use: give each stream its own.
+type Sampler struct {
+	p      Params
+	rng    *rand.Rand
+	w      []float64 // weights, by index
+	order  byWeight  // indices sorted by weight, for top-k and top-p
+}
+
+// NewSampler validates p and seeds the generator.
+func NewSampler(p Params) (*Sampler, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &Sampler{p: p, rng: rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))}, nil
+}
+
+// Params returns the sampler's settings.
+func (s *Sampler) Params() Params { return s.p }
+
+// ErrBadDistribution is wrapped when the model's output cannot be sampled.
+var ErrBadDistribution = errors.New("bad distribution")
+
+// Sample draws an index from probabilities (non-negative, summing to about 1).
+func (s *Sampler) Sample(probs []float32) (int, error) { return s.sample(probs, false) }
+
+// SampleLogits draws an index from unnormalised log-probabilities.
+func (s *Sampler) SampleLogits(logits []float32) (int, error) { return s.sample(logits, true) }
+
+func (s *Sampler) sample(v []float32, logits bool) (int, error) {
+	n := len(v)
+	if n == 0 {
+		return 0, fmt.Errorf("%w: empty distribution", ErrBadDistribution)
+	}
+	if cap(s.w) < n {
+		s.w = make([]float64, n)
+		s.order.idx = make([]int, n)
+	}
+	w := s.w[:n]
+	// Log-probabilities, checked.
+	maxLog, best := math.Inf(-1), -1
+	for i, x := range v {
+		f := float64(x)
+		if math.IsNaN(f) || (!logits && f < 0) || math.IsInf(f, 1) {
+			return 0, fmt.Errorf("%w: value %v at index %d", ErrBadDistribution, x, i)
+		}
+		if !logits {
+			f = math.Log(f)
+		}
+		w[i] = f
+		if f > maxLog {
+			maxLog, best = f, i
+		}
+	}
+	if best < 0 {
+		return 0, fmt.Errorf("%w: every probability is zero", ErrBadDistribution)
+	}
+	if s.p.Temperature == 0 {
+		return best, nil
+	}
+	// Temperature and renormalisation: exp((log p - max) / T).
+	for i := range w {
+		w[i] = math.Exp((w[i] - maxLog) / s.p.Temperature)
+	}
+	k := n
+	if s.p.TopK > 0 && s.p.TopK < n {
+		k = s.p.TopK
+	}
+	if k < n || (s.p.TopP > 0 && s.p.TopP < 1) {
+		return s.sampleSorted(w, k), nil
+	}
+	var total float64
+	for _, x := range w {
+		total += x
+	}
+	u := s.rng.Float64() * total
+	for i, x := range w {
+		u -= x
+		if u < 0 {
+			return i, nil
+		}
+	}
+	return best, nil // rounding left u at or just above 0: the last mass is the max
+}
+
+// sampleSorted applies top-k and top-p on the weights sorted in descending order.
+func (s *Sampler) sampleSorted(w []float64, k int) int {
+	s.order.w = w
+	s.order.idx = s.order.idx[:len(w)]
+	for i := range s.order.idx {
+		s.order.idx[i] = i
+	}
+	sort.Stable(&s.order)
+	s.order.w = nil
+	idx := s.order.idx[:k]
+	var total float64
+	for _, i := range idx {
+		total += w[i]
+	}
+	if p := s.p.TopP; p > 0 && p < 1 {
+		var cum float64
+		for j, i := range idx {
+			cum += w[i]
+			if cum/total >= p-1e-6 { // float32 inputs: a mass of 0.4 must reach top-p 0.4
+				idx = idx[:j+1]
+				total = cum
+				break
+			}
+		}
+	}
+	u := s.rng.Float64() * total
+	for _, i := range idx {
+		u -= w[i]
+		if u < 0 {
+			return i
+		}
+	}
+	return idx[0]
+}
+
+// byWeight sorts indices by descending weight; ties keep index order.
+type byWeight struct {
+	w   []float64
+	idx []int
+}
+
+func (b *byWeight) Len() int           { return len(b.idx) }
+func (b *byWeight) Less(i, j int) bool { return b.w[b.idx[i]] > b.w[b.idx[j]] }
+func (b *byWeight) Swap(i, j int)      { b.idx[i], b.idx[j] = b.idx[j], b.idx[i] }

@@ -1,0 +1,108 @@
+package textgen
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestVocabEncodeDecode(t *testing.T) {
+	v, err := NewVocab([]string{"\n", " ", "a", "b", "é"}, "preserve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := v.Encode("ab é\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2, 3, 1, 4, 0}; !equalInts(idx, want) {
+		t.Fatalf("Encode = %v, want %v", idx, want)
+	}
+	if got := v.Decode(idx); got != "ab é\n" {
+		t.Fatalf("Decode = %q", got)
+	}
+	_, err = v.Encode("abXa")
+	var uc *UnknownCharError
+	if !errors.As(err, &uc) || uc.Char != 'X' || uc.Pos != 2 || !errors.Is(err, ErrUnknownChar) {
+		t.Fatalf("unknown char error = %v", err)
+	}
+	if !strings.Contains(err.Error(), `'X' at position 2`) {
+		t.Fatalf("error does not name the character and position: %v", err)
+	}
+	v.Unknown = UnknownSkip
+	if idx, _ := v.Encode("aXb"); !equalInts(idx, []int{2, 3}) {
+		t.Fatalf("skip: %v", idx)
+	}
+	v.Unknown = UnknownReplace
+	if idx, _ := v.Encode("aXb"); !equalInts(idx, []int{2, 1, 3}) {
+		t.Fatalf("replace: %v", idx)
+	}
+}
+
+func TestVocabCasePolicy(t *testing.T) {
+	v, _ := NewVocab([]string{"a", "b"}, "lower")
+	if idx, err := v.Encode("AbB"); err != nil || !equalInts(idx, []int{0, 1, 1}) {
+		t.Fatalf("lower: %v %v", idx, err)
+	}
+	p, _ := NewVocab([]string{"a", "b"}, "preserve")
+	if _, err := p.Encode("A"); err == nil {
+		t.Fatal("preserve accepted an upper-case character missing from the vocabulary")
+	}
+}
+
+func TestVocabRejectsBadEntries(t *testing.T) {
+	for _, entries := range [][]string{nil, {"ab"}, {""}, {"a", "a"}} {
+		if _, err := NewVocab(entries, ""); err == nil {
+			t.Errorf("%q accepted", entries)
+		}
+	}
+	if _, err := NewVocab([]string{"a"}, "upper"); err == nil {
+		t.Error("unknown case policy accepted")
+	}
+}
+
+func TestOneHot(t *testing.T) {
+	v, _ := NewVocab([]string{"a", "b", "c"}, "")
+	dst := []float32{9, 9, 9, 9, 9, 9}
+	v.OneHot(dst, []int{2, 0})
+	want := []float32{0, 0, 1, 1, 0, 0}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("OneHot = %v, want %v", dst, want)
+		}
+	}
+}
+
+func TestStopper(t *testing.T) {
+	cases := []struct {
+		stops  []string
+		pieces string
+		emit   string
+		stop   bool
+	}{
+		{nil, "hello", "hello", false},
+		{[]string{"\n\n"}, "ab\ncd\n\nef", "ab\ncd", true},
+		{[]string{"END"}, "xxENxEND", "xxENx", true},
+		{[]string{"END"}, "xxEN", "xxEN", false}, // held back, then flushed
+		{[]string{"ab", "bc"}, "zbc", "z", true},
+	}
+	for _, c := range cases {
+		p := newStopper(c.stops)
+		var out strings.Builder
+		stopped := false
+		for _, r := range c.pieces {
+			s, done := p.push(string(r))
+			out.WriteString(s)
+			if done {
+				stopped = true
+				break
+			}
+		}
+		if !stopped {
+			out.WriteString(p.flush())
+		}
+		if out.String() != c.emit || stopped != c.stop {
+			t.Errorf("stops %q on %q: emitted %q stop=%v, want %q stop=%v", c.stops, c.pieces, out.String(), stopped, c.emit, c.stop)
+		}
+	}
+}
