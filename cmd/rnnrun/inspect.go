@@ -88,4 +88,3 @@ func shorten(s string, n int) string {
 	}
 	return s
 }
-

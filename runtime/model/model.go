@@ -89,6 +89,9 @@ type Model struct {
 
 	mu     sync.RWMutex // held shared by calls, exclusively by Close
 	closed bool
+
+	bmu      sync.Mutex // guards bindings
+	bindings map[*guardedBinding]struct{}
 }
 
 // Open loads the model at path with the backend opts names (or the one its path implies).
@@ -192,7 +195,14 @@ func (m *Model) Bind(inputs, outputs map[string]*Tensor) (Binding, error) {
 	} else {
 		b = &copyBinding{b: m.b, inputs: inputs, outputs: outputs}
 	}
-	return &guardedBinding{m: m, b: b}, nil
+	g := &guardedBinding{m: m, b: b}
+	m.bmu.Lock()
+	if m.bindings == nil {
+		m.bindings = map[*guardedBinding]struct{}{}
+	}
+	m.bindings[g] = struct{}{}
+	m.bmu.Unlock()
+	return g, nil
 }
 
 // Close releases the backend after running calls finish. Closing twice is harmless.
@@ -203,7 +213,15 @@ func (m *Model) Close() error {
 		return nil
 	}
 	m.closed = true
-	return m.b.Close()
+	// Bindings hold backend objects that must go before the backend itself.
+	m.bmu.Lock()
+	var errs []error
+	for g := range m.bindings {
+		errs = append(errs, g.b.Close())
+	}
+	m.bindings = nil
+	m.bmu.Unlock()
+	return errors.Join(append(errs, m.b.Close())...)
 }
 
 // guardedBinding holds the model's read lock during each Run, so Close waits.
@@ -224,7 +242,16 @@ func (g *guardedBinding) Run(ctx context.Context) error {
 	return g.b.Run(ctx)
 }
 
-func (g *guardedBinding) Close() error { return g.b.Close() }
+// Close releases the binding; after the model's Close it does nothing.
+func (g *guardedBinding) Close() error {
+	g.m.bmu.Lock()
+	defer g.m.bmu.Unlock()
+	if _, live := g.m.bindings[g]; !live {
+		return nil
+	}
+	delete(g.m.bindings, g)
+	return g.b.Close()
+}
 
 // copyBinding serves backends without native bindings.
 type copyBinding struct {

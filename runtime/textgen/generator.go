@@ -100,6 +100,15 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 		g.chars[i] = string(g.vocab.Char(i))
 	}
 	g.stateIn, g.stateOut = md.StateInputs, md.StateOutputs
+	if len(g.stateIn) == 0 {
+		// No metadata: pair each input N with an output N_out, the contract's convention.
+		for _, t := range sig.Inputs {
+			if _, ok := sig.Output(t.Name + "_out"); ok && t.Name != md.Input {
+				g.stateIn = append(g.stateIn, t.Name)
+				g.stateOut = append(g.stateOut, t.Name+"_out")
+			}
+		}
+	}
 	isState := func(name string, list []string) bool {
 		for _, s := range list {
 			if s == name {

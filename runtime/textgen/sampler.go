@@ -45,10 +45,10 @@ func (p Params) Validate() error {
 // argmax. It reuses its buffers, so Sample allocates nothing. Not safe for
 // concurrent use: give each stream its own.
 type Sampler struct {
-	p      Params
-	rng    *rand.Rand
-	w      []float64 // weights, by index
-	order  byWeight  // indices sorted by weight, for top-k and top-p
+	p     Params
+	rng   *rand.Rand
+	w     []float64 // weights, by index
+	order byWeight  // indices sorted by weight, for top-k and top-p
 }
 
 // NewSampler validates p and seeds the generator.
@@ -81,14 +81,18 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 		s.order.idx = make([]int, n)
 	}
 	w := s.w[:n]
-	// Log-probabilities, checked.
+	// Probabilities at temperature 1 are their own weights: exp((log p - max) / 1)
+	// is p / max p, and sampling needs weights only up to a common factor. This
+	// skips a log and an exp per entry in the common case of the per-character loop.
+	plain := !logits && s.p.Temperature == 1
+	// Log-probabilities (or the probabilities themselves when plain), checked.
 	maxLog, best := math.Inf(-1), -1
 	for i, x := range v {
 		f := float64(x)
 		if math.IsNaN(f) || (!logits && f < 0) || math.IsInf(f, 1) {
 			return 0, fmt.Errorf("%w: value %v at index %d", ErrBadDistribution, x, i)
 		}
-		if !logits {
+		if !logits && !plain {
 			f = math.Log(f)
 		}
 		w[i] = f
@@ -96,15 +100,17 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 			maxLog, best = f, i
 		}
 	}
-	if best < 0 {
+	if best < 0 || (plain && maxLog <= 0) {
 		return 0, fmt.Errorf("%w: every probability is zero", ErrBadDistribution)
 	}
 	if s.p.Temperature == 0 {
 		return best, nil
 	}
 	// Temperature and renormalisation: exp((log p - max) / T).
-	for i := range w {
-		w[i] = math.Exp((w[i] - maxLog) / s.p.Temperature)
+	if !plain {
+		for i := range w {
+			w[i] = math.Exp((w[i] - maxLog) / s.p.Temperature)
+		}
 	}
 	k := n
 	if s.p.TopK > 0 && s.p.TopK < n {

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/rnnrun/rnnrun/internal/golden"
+)
+
+// result is one run of the built binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func runBinary(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func shipped(name string) string { return filepath.Join(golden.ExportDir(), name) }
+
+func TestGenerateGreedyIsDeterministic(t *testing.T) {
+	args := []string{"--model", shipped("char.onnx"), "--temp", "0", "--length", "200"}
+	a, b := runBinary(t, nil, args...), runBinary(t, nil, args...)
+	if a.code != 0 || a.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", a.code, a.stderr)
+	}
+	if a.stdout != b.stdout {
+		t.Fatalf("greedy output differs between runs:\n%q\n%q", a.stdout, b.stdout)
+	}
+	if n := len([]rune(strings.TrimSuffix(a.stdout, "\n"))); n != 200 || !strings.HasSuffix(a.stdout, "\n") {
+		t.Fatalf("printed %d characters (want 200) and a final newline: %q", n, a.stdout)
+	}
+}
+
+func TestGenerateSeedAndTemperatureList(t *testing.T) {
+	args := []string{"--model", shipped("char.onnx"), "--temp", "0.2,0.6,1.2", "--length", "60", "--seed", "5", "--prompt", "HERMIA.\n"}
+	a, b := runBinary(t, nil, args...), runBinary(t, nil, args...)
+	if a.code != 0 || a.stdout != b.stdout {
+		t.Fatalf("same seed: exit %d, outputs differ:\n%q\n%q", a.code, a.stdout, b.stdout)
+	}
+	lines := strings.Split(a.stdout, "\n")
+	var headers []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "----- ") {
+			headers = append(headers, l)
+		}
+	}
+	want := []string{"----- temperature 0.2 -----", "----- temperature 0.6 -----", "----- temperature 1.2 -----"}
+	if fmt.Sprint(headers) != fmt.Sprint(want) || lines[0] != want[0] {
+		t.Fatalf("headers %q, want %q", headers, want)
+	}
+	samples := strings.Split(a.stdout, "----- temperature ")
+	for _, s := range samples[1:] {
+		body := strings.TrimSuffix(s[strings.Index(s, "-----\n")+6:], "\n")
+		if n := len([]rune(body)); n != 60 {
+			t.Fatalf("sample of %d characters, want 60: %q", n, body)
+		}
+	}
+	c := runBinary(t, nil, "--model", shipped("char.onnx"), "--temp", "1.2", "--length", "60", "--seed", "6")
+	d := runBinary(t, nil, "--model", shipped("char.onnx"), "--temp", "1.2", "--length", "60", "--seed", "7")
+	if c.stdout == d.stdout {
+		t.Fatal("seeds 6 and 7 gave the same text")
+	}
+}
+
+// Flags, RNNRUN_* variables and the config file set the same values.
+func TestGenerateEnvAndConfig(t *testing.T) {
+	flags := runBinary(t, nil, "--model", shipped("char.onnx"), "--temp", "0", "--length", "40", "--prompt", "PUCK.\n")
+	env := runBinary(t, []string{"RNNRUN_MODEL=" + shipped("char.onnx"), "RNNRUN_TEMP=0", "RNNRUN_LENGTH=40", "RNNRUN_PROMPT=PUCK.\n"})
+	cfg := filepath.Join(t.TempDir(), "rnnrun.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("model: %s\ntemp: 0\nlength: 40\nprompt: \"PUCK.\\n\"\n", shipped("char.onnx"))), 0o644)
+	conf := runBinary(t, nil, "--config", cfg)
+	// A flag beats the config file.
+	over := runBinary(t, nil, "--config", cfg, "--length", "10")
+	if flags.code != 0 || env.code != 0 || conf.code != 0 {
+		t.Fatalf("exit codes %d %d %d: %s %s %s", flags.code, env.code, conf.code, flags.stderr, env.stderr, conf.stderr)
+	}
+	if flags.stdout != env.stdout || flags.stdout != conf.stdout {
+		t.Fatalf("flags %q\nenv %q\nconfig %q", flags.stdout, env.stdout, conf.stdout)
+	}
+	if over.stdout != flags.stdout[:10]+"\n" {
+		t.Fatalf("--length 10 over the config: %q", over.stdout)
+	}
+}
+
+// writeWithoutMetadata copies an ONNX file without its metadata_props (ModelProto field 14).
+func writeWithoutMetadata(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if n < 0 || m < 0 {
+			t.Fatal("cannot parse", src)
+		}
+		if num != 14 {
+			out = append(out, b[:n+m]...)
+		}
+		b = b[n+m:]
+	}
+	if err := os.WriteFile(dst, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGenerateWithVocabFile(t *testing.T) {
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "bare.onnx")
+	writeWithoutMetadata(t, shipped("char.onnx"), bare)
+	var meta struct {
+		Metadata map[string]string `json:"metadata"`
+	}
+	insp := runBinary(t, nil, "inspect", "--json", "--model", shipped("char.onnx"))
+	if err := json.Unmarshal([]byte(insp.stdout), &meta); err != nil {
+		t.Fatalf("inspect --json: %v: %q", err, insp.stdout)
+	}
+	vocab := filepath.Join(dir, "vocab.json")
+	os.WriteFile(vocab, []byte(meta.Metadata["vocab"]), 0o644)
+	args := []string{"--temp", "0", "--length", "50", "--prompt", "THESEUS.\n", "--window", "100"}
+	with := runBinary(t, nil, append(args, "--model", shipped("char.onnx"))...)
+	bareRun := runBinary(t, nil, append(args, "--model", bare)...)
+	if bareRun.code != 1 || !strings.Contains(bareRun.stderr, "no vocab") || !strings.Contains(bareRun.stderr, "--vocab") {
+		t.Fatalf("model without metadata: exit %d, stderr %q", bareRun.code, bareRun.stderr)
+	}
+	// Without metadata the state pairs come from the names (h -> h_out, c -> c_out).
+	withVocab := runBinary(t, nil, append(args, "--model", bare, "--vocab", vocab)...)
+	if withVocab.code != 0 || withVocab.stdout != with.stdout {
+		t.Fatalf("--vocab: exit %d %s\n got %q\nwant %q", withVocab.code, withVocab.stderr, withVocab.stdout, with.stdout)
+	}
+	short := filepath.Join(dir, "short.json")
+	os.WriteFile(short, []byte(`["a","b","c"]`), 0o644)
+	bad := runBinary(t, nil, append(args, "--model", bare, "--vocab", short)...)
+	if bad.code != 1 || !strings.Contains(bad.stderr, "the vocabulary has 3 characters") {
+		t.Fatalf("mismatched vocab: exit %d, stderr %q", bad.code, bad.stderr)
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.onnx")
+	os.WriteFile(empty, nil, 0o644)
+	text := filepath.Join(dir, "notes.onnx")
+	os.WriteFile(text, []byte("this is not a model\n"), 0o644)
+	full, _ := os.ReadFile(shipped("char.onnx"))
+	truncated := filepath.Join(dir, "truncated.onnx")
+	os.WriteFile(truncated, full[:len(full)/2], 0o644)
+	char := shipped("char.onnx")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no model", []string{"--temp", "1"}, 2, "--model is required"},
+		{"unknown flag", []string{"--model", char, "--bogus"}, 2, "unknown flag: --bogus"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"negative temperature", []string{"--model", char, "--temp", "-1"}, 2, `--temp "-1"`},
+		{"NaN temperature", []string{"--model", char, "--temp", "NaN"}, 2, `--temp "NaN"`},
+		{"top-p zero", []string{"--model", char, "--top-p", "0"}, 2, "--top-p 0: must be in (0, 1]"},
+		{"top-p above one", []string{"--model", char, "--top-p", "1.5"}, 2, "--top-p 1.5"},
+		{"negative top-k", []string{"--model", char, "--top-k", "-3"}, 2, "--top-k -3"},
+		{"zero length", []string{"--model", char, "--length", "0"}, 2, "--length 0"},
+		{"bad mode", []string{"--model", char, "--mode", "sideways"}, 2, `mode "sideways"`},
+		{"stateful on a stateless model", []string{"--model", shipped("char_window.onnx"), "--mode", "stateful", "--prompt", "a"}, 2, "use windowed mode"},
+		{"missing file", []string{"--model", filepath.Join(dir, "nope.onnx")}, 1, "nope.onnx: no such file"},
+		{"empty file", []string{"--model", empty}, 1, "empty.onnx is empty"},
+		{"not ONNX", []string{"--model", text}, 1, "notes.onnx is not an ONNX model"},
+		{"truncated", []string{"--model", truncated}, 1, "truncated.onnx is not an ONNX model (or is truncated)"},
+		{"image model", []string{"--model", shipped("mnist.onnx")}, 1, `not a text-generation model: ` + shipped("mnist.onnx") + ` declares task "image-classification"`},
+		{"unknown character", []string{"--model", char, "--prompt", "ab\x01"}, 1, `character '\x01' at position 2 is not in the model's vocabulary`},
+		{"empty prompt, windowed", []string{"--model", shipped("char_window.onnx")}, 1, "empty prompt"},
+		{"missing library", []string{"--model", char, "--ort-lib", filepath.Join(dir, "libnone.so")}, 1, "libnone.so given as an option does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBinary(t, nil, c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.msg) || !strings.HasPrefix(r.stderr, "rnnrun: ") {
+				t.Fatalf("exit %d (want %d), stderr %q (want it to contain %q)", r.code, c.code, r.stderr, c.msg)
+			}
+			if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+				t.Fatalf("panic: %s", r.stderr)
+			}
+			if r.stdout != "" {
+				t.Fatalf("stdout not empty on error: %q", r.stdout)
+			}
+		})
+	}
+	// Unknown characters can be skipped or replaced instead.
+	for _, policy := range []string{"skip", "replace"} {
+		if r := runBinary(t, nil, "--model", char, "--prompt", "ab\x01", "--unknown", policy, "--length", "5"); r.code != 0 {
+			t.Fatalf("--unknown %s: exit %d %s", policy, r.code, r.stderr)
+		}
+	}
+}
+
+func TestInspectAndVersion(t *testing.T) {
+	r := runBinary(t, nil, "inspect", "--json", "--model", shipped("char.onnx"))
+	var got struct {
+		Backend string `json:"backend"`
+		Inputs  []struct {
+			Name  string  `json:"name"`
+			Type  string  `json:"type"`
+			Shape []int64 `json:"shape"`
+		} `json:"inputs"`
+		Outputs  []struct{ Name string } `json:"outputs"`
+		Metadata map[string]string       `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("inspect --json: exit %d, %v: %q", r.code, err, r.stdout)
+	}
+	if got.Backend != "onnx" || len(got.Inputs) != 3 || got.Inputs[0].Name != "x" || got.Inputs[0].Type != "float32" ||
+		fmt.Sprint(got.Inputs[0].Shape[:2]) != "[-1 -1]" || got.Metadata["task"] != "text-generation" || len(got.Outputs) != 3 {
+		t.Fatalf("inspect: %+v", got)
+	}
+	text := runBinary(t, nil, "inspect", "--model", shipped("char.onnx"))
+	for _, want := range []string{"inputs\n  x        float32  [?,?,", "  h        float32  [?,128]", "outputs\n  probs", "task                   text-generation"} {
+		if !strings.Contains(text.stdout, want) {
+			t.Fatalf("inspect output lacks %q:\n%s", want, text.stdout)
+		}
+	}
+	v := runBinary(t, nil, "version")
+	if v.code != 0 || !strings.HasPrefix(v.stdout, "rnnrun ") || !strings.Contains(v.stdout, "onnxruntime 1.30.0") {
+		t.Fatalf("version: %q", v.stdout)
+	}
+}

@@ -1,0 +1,142 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// doubler is a backend that doubles its float32 input "x" into "y".
+type doubler struct {
+	meta     map[string]string
+	running  atomic.Int32
+	closed   atomic.Bool
+	slowness time.Duration
+}
+
+func (d *doubler) Signature() Signature {
+	return Signature{
+		Inputs:  []TensorInfo{{Name: "x", Type: Float32, Shape: Shape{-1, 3}}},
+		Outputs: []TensorInfo{{Name: "y", Type: Float32, Shape: Shape{-1, 3}}},
+	}
+}
+func (d *doubler) Metadata() map[string]string { return d.meta }
+func (d *doubler) Run(ctx context.Context, in map[string]*Tensor) (map[string]*Tensor, error) {
+	d.running.Add(1)
+	defer d.running.Add(-1)
+	if d.closed.Load() {
+		return nil, errors.New("run after close")
+	}
+	time.Sleep(d.slowness)
+	x := in["x"].Float32s()
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = 2 * v
+	}
+	return map[string]*Tensor{"y": {Shape: in["x"].Shape, Data: y}}, nil
+}
+func (d *doubler) Close() error {
+	if d.running.Load() != 0 {
+		return errors.New("closed while running")
+	}
+	d.closed.Store(true)
+	return nil
+}
+
+func TestCheckInputs(t *testing.T) {
+	m, err := New("mem", "fake", &doubler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cases := []struct {
+		in   map[string]*Tensor
+		want string
+	}{
+		{map[string]*Tensor{}, `missing input "x"`},
+		{map[string]*Tensor{"x": NewFloat32(Shape{1, 3}, nil), "z": NewFloat32(Shape{1}, nil)}, `unknown input "z"`},
+		{map[string]*Tensor{"x": {Shape: Shape{1, 3}, Data: []int64{1, 2, 3}}}, "element type int64, model wants float32"},
+		{map[string]*Tensor{"x": NewFloat32(Shape{1, 4}, nil)}, "dimension 1 must be 3"},
+		{map[string]*Tensor{"x": NewFloat32(Shape{3}, nil)}, "rank 1"},
+		{map[string]*Tensor{"x": {Shape: Shape{2, 3}, Data: []float32{1}}}, "needs 6 elements, data has 1"},
+	}
+	for _, c := range cases {
+		_, err := m.Run(ctx, c.in)
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want ErrBadInput containing %q", err, c.want)
+		}
+	}
+	out, err := m.Run(ctx, map[string]*Tensor{"x": NewFloat32(Shape{1, 3}, []float32{1, 2, 3})})
+	if err != nil || out["y"].Float32s()[2] != 6 {
+		t.Fatalf("run: %v %v", out, err)
+	}
+}
+
+// A copying binding serves backends without native ones; Close waits for
+// running calls and makes later calls fail cleanly.
+func TestBindAndClose(t *testing.T) {
+	d := &doubler{slowness: 20 * time.Millisecond}
+	m, _ := New("mem", "fake", d)
+	x := NewFloat32(Shape{1, 3}, []float32{1, 2, 3})
+	y := NewFloat32(Shape{1, 3}, nil)
+	b, err := m.Bind(map[string]*Tensor{"x": x}, map[string]*Tensor{"y": y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(context.Background()); err != nil || y.Float32s()[1] != 4 {
+		t.Fatalf("bound run: %v %v", y.Float32s(), err)
+	}
+	if _, err := m.Bind(map[string]*Tensor{"x": x}, map[string]*Tensor{"nope": y}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("unknown output: %v", err)
+	}
+	done := make(chan error)
+	go func() { _, err := m.Run(context.Background(), map[string]*Tensor{"x": x}); done <- err }()
+	time.Sleep(5 * time.Millisecond)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the running call failed: %v", err)
+	}
+	if _, err := m.Run(context.Background(), map[string]*Tensor{"x": x}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("run after close: %v", err)
+	}
+	if err := b.Run(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("binding after close: %v", err)
+	}
+	if err := b.Close(); err != nil || m.Close() != nil {
+		t.Fatal("closing twice must be harmless")
+	}
+}
+
+func TestParseMetadata(t *testing.T) {
+	md, err := ParseMetadata(map[string]string{
+		"task": "text-generation", "vocab": `["a","b"]`, "window_length": "100",
+		"state_inputs": `["h","c"]`, "state_outputs": `["h_out","c_out"]`, "input_std": "255", "extra": "kept",
+	})
+	if err != nil || md.WindowLength != 100 || len(md.Vocab) != 2 || md.InputStd != 255 || md.Raw["extra"] != "kept" {
+		t.Fatalf("%+v %v", md, err)
+	}
+	for key, bad := range map[string]string{"vocab": "[a", "window_length": "ten", "input_std": "0", "output_kind": "odds", "state_inputs": `["h"]`} {
+		_, err := ParseMetadata(map[string]string{key: bad, "state_outputs": `["h_out","c_out"]`, "state_inputs": `["h","c"]`})
+		if key == "state_inputs" {
+			_, err = ParseMetadata(map[string]string{key: bad, "state_outputs": `["h_out","c_out"]`})
+		}
+		if !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), key[:5]) {
+			t.Errorf("%s=%q: %v", key, bad, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := Open(ctx, "/nonexistent/model.onnx", Options{}); !errors.Is(err, ErrBadModel) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := Open(ctx, t.TempDir(), Options{Backend: "nope"}); !errors.Is(err, ErrNoBackend) {
+		t.Errorf("unknown backend: %v", err)
+	}
+}
