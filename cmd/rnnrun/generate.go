@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -127,11 +128,15 @@ func (a *app) generate(cmd *cobra.Command, _ []string) error {
 		p := params
 		p.Temperature = t
 		req := textgen.Request{Prompt: v.GetString("prompt"), MaxLength: length, Sampling: p, Stop: v.GetStringSlice("stop")}
+		wrote := len(temps) > 1
 		_, err := g.Generate(ctx, req, func(s string) error {
-			_, err := fmt.Fprint(a.stdout, s)
+			wrote = true
+			_, err := io.WriteString(a.stdout, s)
 			return err
 		})
-		fmt.Fprintln(a.stdout)
+		if wrote {
+			fmt.Fprintln(a.stdout)
+		}
 		if err != nil {
 			return err
 		}
