@@ -44,8 +44,8 @@ func mnistTest(t testing.TB) ([]Gray, []uint8) {
 	return mnistOnce.images, mnistOnce.labels
 }
 
-// openModel opens a shipped model (closed when the test ends). A model the
-// that is missing fails the test: the models are committed.
+// openModel opens a shipped model (closed when the test ends). A missing
+// model fails the test: the models are committed.
 func openModel(t testing.TB, name string) *model.Model {
 	t.Helper()
 	path := filepath.Join(exportDir, name)
