@@ -36,11 +36,31 @@ test-go: build
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
 
+# The exporter's tests: bad input, the ONNX graphs, and a --fast export end to end into a
+# temporary folder (about a minute on 2 cores); plus the contract checks on the shipped files.
 test-python: setup-python
-	cd pyexport && $(PY) -m pytest -q
+	$(PY) -m pytest -q pyexport
 
+# The TensorFlow backend (build tag tensorflow), linked against the wheel in the
+# virtualenv (scripts/tf-env.sh): SavedModel vs Keras and ONNX Runtime on the golden
+# vectors, bad input, leaks, the CLI on both backends, then the speed comparison.
+.PHONY: test-tf
+test-tf: setup-ort setup-python
+	source scripts/tf-env.sh && $(GO) vet -tags tensorflow ./runtime/tensorflow/... ./cmd/rnnrun/...
+	source scripts/tf-env.sh && $(GO) test -race -tags tensorflow -count=1 ./runtime/tensorflow/...
+	source scripts/tf-env.sh && $(GO) test -tags tensorflow -count=1 -run '^TestTF' ./cmd/rnnrun/
+	source scripts/tf-env.sh && $(GO) test -tags tensorflow -run '^$$' -bench . -benchtime 20x ./runtime/tensorflow/...
+
+# Retrains and re-exports every model into models/export (about 9 minutes on 2 cores);
+# the log, with the temperature samples, is kept in models/export/export.log.
 export: setup-python
-	$(PY) -m pyexport export --out models/export
+	set -o pipefail; $(PY) -m pyexport export --out models/export 2>&1 | tee models/export/export.log.tmp && mv models/export/export.log.tmp models/export/export.log
+
+# The side-by-side speed comparison (a few minutes; not part of `make test`): rnnrun
+# against Keras, TensorFlow and Python onnxruntime on the shipped models, in one run.
+# Writes bench/results/, docs/benchmarks.md and docs/benchmarks.svg (scripts/bench.sh).
+bench: setup-ort setup-python
+	bash scripts/bench.sh
 
 clean:
 	rm -rf bin
