@@ -1,0 +1,24 @@
+//go:build !tensorflow
+
+package tensorflow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
+)
+
+func TestDisabled(t *testing.T) {
+	for _, name := range []string{"tf", "tensorflow"} {
+		_, err := model.Open(context.Background(), t.TempDir(), model.Options{Backend: name})
+		if !errors.Is(err, model.ErrNoBackend) || !strings.Contains(err.Error(), "rebuild with -tags tensorflow (see docs/tensorflow.md)") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if Enabled {
+		t.Fatal("Enabled in a build without the tag")
+	}
+}

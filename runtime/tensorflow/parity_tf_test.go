@@ -1,0 +1,273 @@
+//go:build tensorflow
+
+package tensorflow_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/tensorflow"
+)
+
+// parityTolerance is the bound on |TensorFlow - ONNX Runtime|.
+const parityTolerance = 1e-5
+
+// Every golden case of every model with a SavedModel: the SavedModel's outputs
+// equal the Keras outputs the exporter recorded (file tolerance, 1e-5) and
+// ONNX Runtime's outputs for the same case (max abs diff <= 1e-5).
+func TestGoldenParity(t *testing.T) {
+	for _, file := range []string{"char.json", "mnist.json", "mnist_tf.json"} {
+		t.Run(file, func(t *testing.T) {
+			name := strings.TrimSuffix(file, ".json")
+			g := loadGolden(t, file)
+			if len(g.Cases) == 0 {
+				t.Fatal("no cases")
+			}
+			tf := open(t, savedModel(name), "tf")
+			ort := open(t, onnxFile(name), "onnx")
+			var worstKeras, worstORT float64
+			for _, c := range g.Cases {
+				in := c.ModelInputs()
+				got, err := tf.Run(context.Background(), in)
+				if err != nil {
+					t.Fatalf("%s: tf: %v", c.Name, err)
+				}
+				ref, err := ort.Run(context.Background(), in)
+				if err != nil {
+					t.Fatalf("%s: onnx: %v", c.Name, err)
+				}
+				if len(got) != len(ref) {
+					t.Fatalf("%s: tf gives %d outputs, onnx %d", c.Name, len(got), len(ref))
+				}
+				for out, want := range c.Outputs {
+					tg, ok := got[out]
+					if !ok {
+						t.Fatalf("%s: tf has no output %q", c.Name, out)
+					}
+					if !equalShape(tg.Shape, want.Shape) {
+						t.Fatalf("%s/%s: tf shape %v, golden %v", c.Name, out, tg.Shape, want.Shape)
+					}
+					dk, err := golden.MaxAbsDiff(tg.Float32s(), want.Data)
+					if err != nil || dk > g.Tolerance {
+						t.Fatalf("%s/%s: tf vs Keras max abs diff %g > %g (%v)", c.Name, out, dk, g.Tolerance, err)
+					}
+					do, err := golden.MaxAbsDiff(tg.Float32s(), ref[out].Float32s())
+					if err != nil || do > parityTolerance {
+						t.Fatalf("%s/%s: tf vs onnx max abs diff %g > %g (%v)", c.Name, out, do, parityTolerance, err)
+					}
+					worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+					t.Logf("%s/%s %v: tf-keras %.3g, tf-onnx %.3g", c.Name, out, tg.Shape, dk, do)
+				}
+			}
+			t.Logf("PARITY %s: %d cases, max abs diff tf-keras %.3g, tf-onnx %.3g", file, len(g.Cases), worstKeras, worstORT)
+		})
+	}
+}
+
+func equalShape(a model.Shape, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The 50-step stateful rollout, one character per call through Bindings (the
+// generation hot path), carrying h and c: every step's distribution and the
+// final state equal Keras's, and ONNX Runtime's run side by side.
+func TestGoldenRollout(t *testing.T) {
+	g := loadGolden(t, "char_rollout.json")
+	V, H := g.Probs.Shape[1], g.HOut.Shape[1]
+	type stepper struct {
+		probs *model.Tensor
+		h, c  [2]*model.Tensor
+		runs  [2]model.Binding
+		cur   int
+	}
+	x := model.NewFloat32(model.Shape{1, 1, V}, nil)
+	newStepper := func(m *model.Model) *stepper {
+		s := &stepper{probs: model.NewFloat32(model.Shape{1, V}, nil)}
+		for k := range 2 {
+			s.h[k], s.c[k] = model.NewFloat32(model.Shape{1, H}, nil), model.NewFloat32(model.Shape{1, H}, nil)
+		}
+		for k := range 2 {
+			b, err := m.Bind(map[string]*model.Tensor{"x": x, "h": s.h[k], "c": s.c[k]},
+				map[string]*model.Tensor{"probs": s.probs, "h_out": s.h[1-k], "c_out": s.c[1-k]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			s.runs[k] = b
+		}
+		return s
+	}
+	tf := newStepper(open(t, savedModel("char"), "tf"))
+	ort := newStepper(open(t, onnxFile("char"), "onnx"))
+	var worstKeras, worstORT float64
+	for step, idx := range g.Indices {
+		clear(x.Float32s())
+		x.Float32s()[idx] = 1
+		for _, s := range []*stepper{tf, ort} {
+			if err := s.runs[s.cur].Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s.cur = 1 - s.cur
+		}
+		want := g.Probs.Data[int64(step)*V : int64(step+1)*V]
+		dk, err := golden.MaxAbsDiff(tf.probs.Float32s(), want)
+		if err != nil || dk > g.Tolerance {
+			t.Fatalf("step %d: tf vs Keras max abs diff %g > %g (%v)", step, dk, g.Tolerance, err)
+		}
+		do, _ := golden.MaxAbsDiff(tf.probs.Float32s(), ort.probs.Float32s())
+		if do > parityTolerance {
+			t.Fatalf("step %d: tf vs onnx max abs diff %g", step, do)
+		}
+		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+	}
+	for name, pair := range map[string][3][]float32{
+		"h_out": {tf.h[tf.cur].Float32s(), g.HOut.Data, ort.h[ort.cur].Float32s()},
+		"c_out": {tf.c[tf.cur].Float32s(), g.COut.Data, ort.c[ort.cur].Float32s()},
+	} {
+		dk, err := golden.MaxAbsDiff(pair[0], pair[1])
+		if err != nil || dk > g.Tolerance {
+			t.Fatalf("final %s: tf vs Keras max abs diff %g (%v)", name, dk, err)
+		}
+		do, _ := golden.MaxAbsDiff(pair[0], pair[2])
+		if do > parityTolerance {
+			t.Fatalf("final %s: tf vs onnx max abs diff %g", name, do)
+		}
+		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+	}
+	t.Logf("PARITY char_rollout.json: %d steps, max abs diff tf-keras %.3g, tf-onnx %.3g (every step's probs and the final state)", len(g.Indices), worstKeras, worstORT)
+}
+
+// Beyond the golden cases: random batches, lengths and states give the same
+// outputs on both backends.
+func TestRandomParityChar(t *testing.T) {
+	tf := open(t, savedModel("char"), "tf")
+	ort := open(t, onnxFile("char"), "onnx")
+	sig := tf.Signature()
+	xi, _ := sig.Input("x")
+	hi, _ := sig.Input("h")
+	V, H := xi.Shape[2], hi.Shape[1]
+	r := rand.New(rand.NewPCG(1, 2))
+	var worst float64
+	for _, bt := range [][2]int64{{1, 1}, {1, 100}, {4, 7}, {16, 3}} {
+		B, T := bt[0], bt[1]
+		x := model.NewFloat32(model.Shape{B, T, V}, nil)
+		for i := int64(0); i < B*T; i++ {
+			x.Float32s()[i*V+int64(r.IntN(int(V)))] = 1
+		}
+		h, c := model.NewFloat32(model.Shape{B, H}, nil), model.NewFloat32(model.Shape{B, H}, nil)
+		for i := range h.Float32s() {
+			h.Float32s()[i] = float32(r.NormFloat64() * 0.5)
+			c.Float32s()[i] = float32(r.NormFloat64() * 0.5)
+		}
+		in := map[string]*model.Tensor{"x": x, "h": h, "c": c}
+		got, err := tf.Run(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := ort.Run(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range ref {
+			d, err := golden.MaxAbsDiff(got[name].Float32s(), want.Float32s())
+			if err != nil || d > parityTolerance {
+				t.Fatalf("batch %d time %d %s: max abs diff %g (%v)", B, T, name, d, err)
+			}
+			worst = max(worst, d)
+		}
+	}
+	t.Logf("random char batches: max abs diff tf-onnx %.3g", worst)
+}
+
+// Run is safe for concurrent use: many goroutines get the serial results.
+func TestConcurrentRun(t *testing.T) {
+	g := loadGolden(t, "char.json")
+	tf := open(t, savedModel("char"), "tf")
+	want := make([]map[string]*model.Tensor, len(g.Cases))
+	for i, c := range g.Cases {
+		out, err := tf.Run(context.Background(), c.ModelInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = out
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for w := range 8 {
+		wg.Go(func() {
+			for k := range 10 {
+				i := (w + k) % len(g.Cases)
+				out, err := tf.Run(context.Background(), g.Cases[i].ModelInputs())
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for name, tt := range want[i] {
+					if d, _ := golden.MaxAbsDiff(out[name].Float32s(), tt.Float32s()); d != 0 {
+						errs <- name + " differs from the serial run"
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	var msgs []string
+	for e := range errs {
+		msgs = append(msgs, e)
+	}
+	sort.Strings(msgs)
+	if len(msgs) > 0 {
+		t.Fatal(strings.Join(msgs, "\n"))
+	}
+}
+
+// The tfgo-shaped surface: Op names graph tensors, Exec feeds and fetches
+// them; the result equals Run by signature keys.
+func TestExecLikeTfgo(t *testing.T) {
+	m := loadTF(t, savedModel("char"))
+	g := loadGolden(t, "char.json")
+	c := g.Cases[0]
+	sd := m.Signatures()[m.SignatureKey()]
+	op := func(key string, infos map[string]tensorflow.TensorInfo) tensorflow.Output {
+		name, idx, _ := strings.Cut(infos[key].Name, ":")
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			t.Fatalf("tensor name %q", infos[key].Name)
+		}
+		return m.Op(name, i)
+	}
+	feeds := map[tensorflow.Output]*model.Tensor{}
+	for key := range sd.Inputs {
+		feeds[op(key, sd.Inputs)] = c.Inputs[key].Model()
+	}
+	probs := op("probs", sd.Outputs)
+	res, err := m.Exec([]tensorflow.Output{probs}, feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := golden.MaxAbsDiff(res[0].Float32s(), c.Outputs["probs"].Data)
+	if err != nil || d > g.Tolerance {
+		t.Fatalf("Exec %s: max abs diff %g (%v)", probs, d, err)
+	}
+	if !strings.HasPrefix(tensorflow.Version(), "2.") {
+		t.Fatalf("TF_Version %q", tensorflow.Version())
+	}
+	t.Logf("Exec(%s) matches; libtensorflow %s", probs, tensorflow.Version())
+}
