@@ -30,7 +30,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: setup lint test-python test-go
+test: setup lint test-python test-go test-tf
 
 test-go: build
 	$(GO) test -race -count=1 ./...
