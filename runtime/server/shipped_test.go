@@ -1,0 +1,120 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime/multipart"
+	"strings"
+	"testing"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/registry"
+	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
+)
+
+// shippedEnv serves the four shipped models.
+func shippedEnv(t *testing.T) *env {
+	t.Helper()
+	cfg := registry.Config{Models: []registry.ModelConfig{
+		{Name: "char", Path: shipped(t, "char.onnx"), Concurrency: 4},
+		{Name: "char-window", Path: shipped(t, "char_window.onnx"), Concurrency: 4},
+		{Name: "mnist", Path: shipped(t, "mnist.onnx"), Concurrency: 4},
+		{Name: "mnist-tf", Path: shipped(t, "mnist_tf.onnx"), Concurrency: 4},
+	}}
+	for i := range cfg.Models {
+		cfg.Models[i].Defaults.MaxLength = 50
+	}
+	return newEnv(t, cfg, envOptions{})
+}
+
+// Greedy text over HTTP, whole or streamed, is what the library generates in process.
+func TestShippedGenerate(t *testing.T) {
+	e := shippedEnv(t)
+	for _, name := range []string{"char", "char-window"} {
+		st := e.status(name)
+		if st.Task != model.TaskTextGeneration || len(st.Vocab) == 0 {
+			t.Fatalf("%s: %+v", name, st)
+		}
+		m, err := model.Open(context.Background(), st.Path, model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := textgen.New(m, textgen.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := g.Text(context.Background(), textgen.Request{Prompt: "HERMIA.", MaxLength: 60})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := e.postJSON("/v1/models/"+name+"/generate", map[string]any{"prompt": "HERMIA.", "max_length": 60, "temperature": 0})
+		if code != 200 {
+			t.Fatalf("%s: %d %s", name, code, body)
+		}
+		if got := decode[server.GenerateResponse](t, body).Text; got != want {
+			t.Fatalf("%s over HTTP: %q, in process: %q", name, got, want)
+		}
+		resp, err := e.client.Post(e.url("/v1/models/"+name+"/generate"), "application/json",
+			strings.NewReader(`{"prompt": "HERMIA.", "max_length": 60, "temperature": 0, "stream": true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var streamed strings.Builder
+		var done bool
+		readEvents(resp.Body, func(ev sseEvent) bool {
+			switch ev.name {
+			case "chunk":
+				streamed.WriteString(decode[server.ChunkEvent](t, []byte(ev.data)).Text)
+			case "done":
+				done = true
+			}
+			return true
+		})
+		resp.Body.Close()
+		if streamed.String() != want || !done {
+			t.Fatalf("%s streamed %q (done %v), want %q", name, streamed.String(), done, want)
+		}
+		t.Logf("%s: %q", name, want)
+	}
+}
+
+// The shipped MNIST digits, sent together as multipart, are classified right by both models.
+func TestShippedClassify(t *testing.T) {
+	e := shippedEnv(t)
+	digits := readDigits(t)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i, d := range digits {
+		w, _ := mw.CreateFormFile("image", fmt.Sprintf("%d.png", i))
+		w.Write(d.png)
+	}
+	mw.Close()
+	for _, name := range []string{"mnist", "mnist-tf"} {
+		code, body := e.do("POST", "/v1/models/"+name+"/classify", mw.FormDataContentType(), buf.Bytes())
+		if code != 200 {
+			t.Fatalf("%s: %d %s", name, code, body)
+		}
+		resp := decode[server.ClassifyResponse](t, body)
+		if len(resp.Predictions) != len(digits) {
+			t.Fatalf("%s: %d predictions for %d images", name, len(resp.Predictions), len(digits))
+		}
+		for i, p := range resp.Predictions {
+			if p.Preprocessed {
+				t.Errorf("%s: MNIST digit %d was preprocessed", name, i)
+			}
+			if realModels() && p.Label != digits[i].label {
+				t.Errorf("%s: digit %d classified %s (%.3f), want %s", name, i, p.Label, p.Prob, digits[i].label)
+			}
+		}
+	}
+	// A text model refuses images, an image model prompts.
+	if code, _ := e.do("POST", "/v1/models/char/classify", "image/png", digits[0].png); code != 422 {
+		t.Fatalf("classify on char: %d", code)
+	}
+	if code, _ := e.postJSON("/v1/models/mnist/generate", map[string]any{"prompt": "a"}); code != 422 {
+		t.Fatalf("generate on mnist: %d", code)
+	}
+}
