@@ -17,6 +17,7 @@ import (
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
 func init() { subcommands = append(subcommands, (*app).serveCmd) }
@@ -53,9 +54,21 @@ server.shutdown-timeout) and close the models.`,
 	fs.String("ort-lib", "", "path of libonnxruntime.so (default: ort-lib in the config, $RNNRUN_ORT_LIB, the project cache, the system)")
 	fs.Bool("watch", true, "reload models when the config file or a model file changes (default: server.watch)")
 	fs.Duration("shutdown-timeout", 0, "how long in-flight requests may finish after SIGTERM/SIGINT (default: server.shutdown-timeout, 30s)")
+	fs.Int("max-batch", textgen.DefaultMaxBatch, "step up to this many concurrent generation streams of a stateful model in one call (0: no batching)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// batching steps the concurrent streams of each stateful text model together
+// (one model call per step for all of them); windowed models generate alone.
+func batching(maxBatch int) func(string, *textgen.Generator) (registry.TextGenerator, error) {
+	return func(_ string, g *textgen.Generator) (registry.TextGenerator, error) {
+		if g.Mode() != textgen.ModeStateful {
+			return g, nil
+		}
+		return textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: maxBatch})
+	}
 }
 
 // newLogger makes the structured logger serve writes to stderr.
@@ -118,7 +131,15 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 		sc.ShutdownTimeout = v.GetDuration("shutdown-timeout")
 	}
 
-	reg := registry.New(cfg, registry.WithLogger(log), registry.WithConfigFile(path, load))
+	maxBatch := v.GetInt("max-batch")
+	if maxBatch < 0 {
+		return usagef("--max-batch %d: must be >= 0 (0 disables batching)", maxBatch)
+	}
+	regOpts := []registry.Option{registry.WithLogger(log), registry.WithConfigFile(path, load)}
+	if maxBatch > 0 {
+		regOpts = append(regOpts, registry.WithTextEngine(batching(maxBatch)))
+	}
+	reg := registry.New(cfg, regOpts...)
 	opts := server.OptionsFromConfig(sc)
 	opts.Logger = log
 	handler := server.New(reg, opts)

@@ -44,6 +44,7 @@ type envOptions struct {
 	noStart  bool
 	cfgPath  string // reload from this config file
 	startCtx context.Context
+	registry []registry.Option // extra registry options, e.g. a batching engine
 }
 
 // newEnv serves cfg's models over HTTP on 127.0.0.1.
@@ -55,6 +56,7 @@ func newEnv(t *testing.T, cfg registry.Config, o envOptions) *env {
 		path := o.cfgPath
 		opts = append(opts, registry.WithConfigFile(path, func() (registry.Config, error) { return registry.LoadConfig(path) }))
 	}
+	opts = append(opts, o.registry...)
 	reg := registry.New(cfg, opts...)
 	e := &env{t: t, cfg: o.cfgPath, reg: reg, prom: prometheus.NewRegistry(), client: &http.Client{Timeout: 60 * time.Second}}
 	so := o.server
@@ -220,17 +222,14 @@ func modelsDir() (string, bool) {
 	return filepath.Join("..", "..", "models", "export"), true
 }
 
-// shipped returns the path of a shipped model, skipping the test when the
-// file is missing outside CI (in CI a missing model fails).
+// shipped returns the path of a shipped model; a missing one fails the test
+// (models/export is committed).
 func shipped(t *testing.T, name string) string {
 	t.Helper()
 	dir, _ := modelsDir()
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shipped model missing: %v", err)
-		}
-		t.Skipf("shipped model missing: %v", err)
+		t.Fatalf("shipped model missing: %v", err)
 	}
 	abs, _ := filepath.Abs(path)
 	return abs

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"mime/multipart"
 	"strings"
@@ -78,6 +79,60 @@ func TestShippedGenerate(t *testing.T) {
 			t.Fatalf("%s streamed %q (done %v), want %q", name, streamed.String(), done, want)
 		}
 		t.Logf("%s: %q", name, want)
+	}
+}
+
+// With the batching engine, concurrent requests over HTTP are stepped together
+// and each still gets exactly the text the library gives it alone.
+func TestShippedGenerateBatched(t *testing.T) {
+	batch := registry.WithTextEngine(func(_ string, g *textgen.Generator) (registry.TextGenerator, error) {
+		return textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 16})
+	})
+	cfg := registry.Config{Models: []registry.ModelConfig{{Name: "char", Path: shipped(t, "char.onnx"), Concurrency: 32}}}
+	e := newEnv(t, cfg, envOptions{registry: []registry.Option{batch}})
+	m, err := model.Open(context.Background(), shipped(t, "char.onnx"), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g, err := textgen.New(m, textgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	want := make([]string, n)
+	for i := range n {
+		req := textgen.Request{Prompt: "HERMIA.\n", MaxLength: 30 + 5*i, Sampling: textgen.Params{Temperature: 0.8, Seed: uint64(i)}}
+		if want[i], _, err = g.Text(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			code, body, err := e.try("POST", "/v1/models/char/generate", "application/json",
+				[]byte(fmt.Sprintf(`{"prompt": "HERMIA.\n", "max_length": %d, "temperature": 0.8, "seed": %d}`, 30+5*i, i)))
+			if err == nil && code != 200 {
+				err = fmt.Errorf("status %d: %s", code, body)
+			}
+			var resp server.GenerateResponse
+			if err == nil {
+				err = json.Unmarshal(body, &resp)
+			}
+			got[i] = resp.Text
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got[i] != want[i] {
+			t.Errorf("request %d: batched over HTTP %q, alone %q", i, got[i], want[i])
+		}
 	}
 }
 
