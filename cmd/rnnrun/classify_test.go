@@ -13,7 +13,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -27,10 +26,7 @@ import (
 // repository root, so paths print as a user types them.
 
 // cliResult is one run of the binary.
-type cliResult struct {
-	stdout, stderr string
-	code           int
-}
+type cliResult = result
 
 // repoRoot is the repository's top folder.
 func repoRoot() string {
@@ -47,19 +43,7 @@ func runCLI(t *testing.T, args ...string) cliResult {
 // runCLIEnv runs the binary in the repository root with extra environment variables.
 func runCLIEnv(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), args...)
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return cliResult{out.String(), errb.String(), code}
+	return execBinary(t, buildBinary(t), repoRoot(), env, args...)
 }
 
 // imageModel returns the path, relative to the repository root, of a shipped

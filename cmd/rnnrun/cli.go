@@ -128,18 +128,8 @@ func openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
 		return nil, usagef("--model is required (or RNNRUN_MODEL, or model: in the config file)")
 	}
 	return model.Open(ctx, path, model.Options{
-		Backend:     normalizeBackend(v.GetString("backend")),
+		Backend:     model.BackendName(v.GetString("backend")),
 		Threads:     v.GetInt("threads"),
 		LibraryPath: v.GetString("ort-lib"),
 	})
-}
-
-func normalizeBackend(b string) string {
-	switch strings.ToLower(b) {
-	case "tensorflow", "tf":
-		return "tf"
-	case "ort", "onnxruntime", "onnx":
-		return "onnx"
-	}
-	return b
 }

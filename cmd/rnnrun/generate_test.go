@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,26 +13,9 @@ import (
 	"github.com/rnnrun/rnnrun/internal/golden"
 )
 
-// result is one run of the built binary.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
 func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errb.String(), code}
+	return execBinary(t, buildBinary(t), "", env, args...)
 }
 
 func shipped(name string) string { return filepath.Join(golden.ExportDir(), name) }

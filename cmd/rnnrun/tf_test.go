@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -35,17 +34,9 @@ var tfBin string
 
 func runTF(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(tfBin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), tfNotice.ReplaceAllString(errb.String(), ""), code}
+	r := execBinary(t, tfBin, "", nil, args...)
+	r.stderr = tfNotice.ReplaceAllString(r.stderr, "")
+	return r
 }
 
 // TestTF runs the CLI built with -tags tensorflow on both backends; the

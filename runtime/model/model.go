@@ -48,6 +48,19 @@ type Options struct {
 	LibraryPath string
 }
 
+// BackendName maps the names users write for a backend (tf, tensorflow, ort,
+// onnxruntime, onnx, in any case) to the names Open knows: "tf" and "onnx".
+// Other names come back unchanged.
+func BackendName(name string) string {
+	switch strings.ToLower(name) {
+	case "tensorflow", "tf":
+		return "tf"
+	case "ort", "onnxruntime", "onnx":
+		return "onnx"
+	}
+	return name
+}
+
 // Opener loads a model file into a Backend.
 type Opener func(ctx context.Context, path string, opts Options) (Backend, error)
 

@@ -393,14 +393,3 @@ func (c Config) Model(name string) (ModelConfig, bool) {
 	}
 	return ModelConfig{}, false
 }
-
-// normBackend maps the backend names users write to the names model.Open knows.
-func normBackend(b string) string {
-	switch strings.ToLower(b) {
-	case "tensorflow", "tf":
-		return "tf"
-	case "ort", "onnxruntime", "onnx":
-		return "onnx"
-	}
-	return b
-}

@@ -91,7 +91,7 @@ func (r *Registry) load(ctx context.Context, mc ModelConfig, cfg Config, sum str
 
 func (r *Registry) loadOnce(ctx context.Context, mc ModelConfig, cfg Config, sum string, size int64) (*entry, error) {
 	m, err := model.Open(ctx, mc.Path, model.Options{
-		Backend:     normBackend(mc.Backend),
+		Backend:     model.BackendName(mc.Backend),
 		Threads:     mc.Threads,
 		LibraryPath: cfg.OrtLib,
 	})

@@ -436,7 +436,7 @@ func (r *Registry) Status() []ModelStatus {
 	for _, name := range r.order {
 		s := r.slots[name]
 		st := ModelStatus{
-			Name: name, Path: s.cfg.Path, Backend: normBackend(s.cfg.Backend), Task: s.cfg.Task, Status: s.state,
+			Name: name, Path: s.cfg.Path, Backend: model.BackendName(s.cfg.Backend), Task: s.cfg.Task, Status: s.state,
 			Concurrency: s.cfg.Concurrency, Defaults: s.cfg.Defaults, Loads: s.loads, Failures: s.failures,
 			LastError: s.lastErr,
 		}
