@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -263,7 +262,7 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 	if in.gray != nil {
 		g = *in.gray
 	} else {
-		g = toGray(in.img)
+		g = vision.ToGray(in.img)
 	}
 	fits := g.Width == width && g.Height == height
 	doPre := !fits
@@ -271,7 +270,7 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 	case pre != nil:
 		doPre = *pre
 	case fits && in.gray == nil:
-		darkBackground := borderMean(g) <= 127
+		darkBackground := vision.BorderLevel(g) <= 127
 		doPre = darkBackground != (c.PreprocessOptions().Ink != vision.InkDarkOnLight)
 	}
 	if !doPre {
@@ -288,34 +287,4 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 	return p, true, err
 }
 
-// toGray converts a picture to 8-bit luma (image/color's GrayModel).
-func toGray(img image.Image) vision.Gray {
-	if gi, ok := img.(*image.Gray); ok {
-		return vision.GrayFromImage(gi)
-	}
-	b := img.Bounds()
-	g := vision.NewGray(b.Dx(), b.Dy())
-	for y := 0; y < g.Height; y++ {
-		for x := 0; x < g.Width; x++ {
-			g.Pix[y*g.Width+x] = color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
-		}
-	}
-	return g
-}
 
-// borderMean is the mean of an image's outermost ring of pixels.
-func borderMean(g vision.Gray) float64 {
-	var sum, n int
-	for x := 0; x < g.Width; x++ {
-		sum += int(g.GrayAt(x, 0)) + int(g.GrayAt(x, g.Height-1))
-		n += 2
-	}
-	for y := 1; y < g.Height-1; y++ {
-		sum += int(g.GrayAt(0, y)) + int(g.GrayAt(g.Width-1, y))
-		n += 2
-	}
-	if n == 0 {
-		return 0
-	}
-	return float64(sum) / float64(n)
-}

@@ -242,6 +242,10 @@ func toGray(img image.Image) Gray {
 }
 
 // borderMedian is the median of the outermost ring of pixels (step 2).
+// BorderLevel is the background level of an image: the median of its outermost
+// ring of pixels (the polarity test of Preprocess's step 2).
+func BorderLevel(g Gray) uint8 { return borderMedian(g) }
+
 func borderMedian(g Gray) uint8 {
 	var hist [256]int
 	n := 0
