@@ -286,5 +286,3 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 	p, err := c.Prepare(src)
 	return p, true, err
 }
-
-
