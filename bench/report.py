@@ -263,6 +263,7 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
 
     st, win = gc.get("stateful_chars_per_second"), gc.get("windowed_chars_per_second")
     batched = {int(k): v for k, v in gc.get("batched_chars_per_second", {}).items()}
+    shards2 = {int(k): v for k, v in load(d, "go_char_shards2.json").get("batched_chars_per_second", {}).items()}
     kp, ks = py.get("keras_predict_window_chars_per_second"), py.get("keras_stateful_chars_per_second")
     po, pod, poi = (py.get("ort_stateful_chars_per_second"), py.get("ort_stateful_default_threads_chars_per_second"),
                     py.get("ort_stateful_iobinding_chars_per_second"))
@@ -346,6 +347,8 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
     ]
     for n in sorted(batched):
         rows.append((f"**rnnrun batched**, {n} concurrent stream{'s' if n > 1 else ''} (aggregate)", batched[n]))
+    for n in sorted(shards2):
+        rows.append((f"**rnnrun batched in 2 shards** (one call per shard per step, one shard per core), {n} stream{'s' if n > 1 else ''}", shards2[n]))
     for label, val in rows:
         w(f"| {label} | {num(val)} | {per(val, digits=1 if (val or 0) > 1000 else 0)} | {ratio(val, kp)} |")
     w("")
@@ -398,8 +401,10 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
     target("≥ 1.5x Python onnxruntime's stateful loop (1 thread each)", st / po if st and po else None, 1.5,
            f"{ratio(st, po, 2)} (vs its default threads {ratio(st, pod, 2)}; vs its IoBinding loop {ratio(st, poi, 2)})")
     b64 = batched.get(64)
-    target("aggregate at 64 concurrent streams ≥ 8x a single stream", b64 / st if b64 and st else None, 8,
-           f"{ratio(b64, st)} ({num(b64)} vs {num(st)} characters/s; vs the Batcher's own 1-stream figure "
+    best64 = max(b64 or 0, shards2.get(64) or 0) or None
+    target("aggregate at 64 concurrent streams ≥ 8x a single stream", best64 / st if best64 and st else None, 8,
+           f"{ratio(best64, st)} with the streams in 2 shards, one per core (`BatcherOptions.Shards`, serve's default on this machine); "
+           f"in one shard, every stream in one call: {ratio(b64, st)} ({num(b64)} vs {num(st)} characters/s; vs the Batcher's own 1-stream figure "
            f"{ratio(b64, batched.get(1))}; with 2 intra-op threads "
            f"{ratio(gc2.get('batched_chars_per_second', {}).get('64'), st)})")
     best_py = max([x for x in pimg.values() if x] or [0]) or None
@@ -652,7 +657,7 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
         r = readme.read_text()
         b, e = "<!-- bench:begin -->", "<!-- bench:end -->"
         if b in r and e in r:
-            block = readme_block(st, win, kp, po, batched, g_best, p_best, la0, mach)
+            block = readme_block(st, win, kp, po, batched, shards2, g_best, p_best, la0, mach)
             r = r[: r.index(b) + len(b)] + "\n" + block + r[r.index(e):]
             readme.write_text(r)
     print(f"report: wrote {md_path} and {svg_path}", file=sys.stderr)
@@ -698,14 +703,15 @@ def threading_decision(gc, gc2, img, img2, imgw2, batched, mach) -> str:
     return " ".join(parts)
 
 
-def readme_block(st, win, kp, po, batched, g256, p256, la0, mach) -> str:
-    b64 = batched.get(64)
+def readme_block(st, win, kp, po, batched, shards2, g256, p256, la0, mach) -> str:
+    b64, s64 = batched.get(64), shards2.get(64)
     rows = ["| path | rate |", "| --- | ---: |",
             f"| Keras `predict` on the 100-character window (tutorial) | {num(kp, 1)} chars/s |",
             f"| Python onnxruntime, stateful loop | {num(po)} chars/s |",
             f"| rnnrun windowed | {num(win)} chars/s |",
             f"| **rnnrun stateful** | **{num(st)} chars/s** ({ratio(st, kp)} the tutorial, {ratio(st, po, 2)} Python onnxruntime) |",
-            f"| **rnnrun, 64 streams batched** | **{num(b64)} chars/s** ({ratio(b64, st)} one stream) |",
+            f"| **rnnrun, 64 streams batched**, one call per step | **{num(b64)} chars/s** ({ratio(b64, st)} one stream) |",
+            f"| **rnnrun, 64 streams batched in 2 shards**, one per core | **{num(s64)} chars/s** ({ratio(s64, st)} one stream) |",
             f"| MNIST at batch 256, 1 thread: rnnrun / Python onnxruntime | {num(g256)} / {num(p256)} images/s |"]
     return ("\n![benchmarks](docs/benchmarks.svg)\n\n" + "\n".join(rows) + "\n\n"
             f"Measured by `make bench` on {mach.get('cpu', '')} ({mach.get('logical_cpus', '?')} CPUs, "

@@ -41,6 +41,8 @@ step "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # rnnrun: the figures of the table (default threads: 1 intra-op, 1 inter-op).
 step "rnnrun bench char.onnx"
 rn --model "$export_dir/char.onnx" --json >"$out/go_char.json"
+step "rnnrun bench char.onnx, batched in 2 shards (one per core)"
+rn --model "$export_dir/char.onnx" --only batched --shards 2 --json >"$out/go_char_shards2.json"
 step "rnnrun bench mnist.onnx"
 rn --model "$export_dir/mnist.onnx" --json "${images[@]}" >"$out/go_mnist.json"
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -65,6 +66,7 @@ Every figure excludes warm-up and priming: it is measured over the steady state.
 		fs.Int("length", 0, "characters per stateful and windowed measurement (0: enough for --duration)")
 		fs.Duration("duration", 2*time.Second, "target length of each measurement")
 		fs.String("streams", "1,8,64,256", "concurrent stream counts for continuous batching (\"\": skip)")
+		fs.Int("shards", 1, "batched section: independent batches, one model call per step each (see textgen.BatcherOptions)")
 		fs.String("batch", "1,32,256", "batch sizes for image models")
 		fs.Int("workers", 1, "image models: concurrent calls, each over its own batch")
 		fs.String("images", "", "image models: idx images file (e.g. t10k-images-idx3-ubyte.gz) to run instead of pseudo-random pixels")
@@ -104,6 +106,7 @@ type benchResult struct {
 	WindowedAllocsPerChar  *float64           `json:"windowed_allocs_per_char,omitempty"`
 	Window                 int                `json:"window,omitempty"`
 	BatchedCharsPerSecond  map[string]float64 `json:"batched_chars_per_second,omitempty"`
+	BatchShards            int                `json:"batch_shards,omitempty"`
 	BatchedCharsPerStream  map[string]int     `json:"batched_chars_per_stream,omitempty"`
 	BatchedCPUCores        map[string]float64 `json:"batched_cpu_cores,omitempty"`
 
@@ -150,6 +153,7 @@ type benchConfig struct {
 	batches  []int
 	prompt   string
 	workers  int
+	shards   int
 	images   string          // idx images file for image models; "" uses pseudo-random pixels
 	sections map[string]bool // nil: all that apply
 }
@@ -177,6 +181,9 @@ func benchConfigFrom(v *viper.Viper) (*benchConfig, error) {
 	c := &benchConfig{length: v.GetInt("length"), duration: v.GetDuration("duration"), prompt: v.GetString("prompt"), workers: v.GetInt("workers"), images: v.GetString("images")}
 	if c.workers <= 0 {
 		return nil, usagef("--workers %d: must be > 0", c.workers)
+	}
+	if c.shards = v.GetInt("shards"); c.shards <= 0 {
+		return nil, usagef("--shards %d: must be > 0", c.shards)
 	}
 	if c.length < 0 {
 		return nil, usagef("--length %d: must be >= 0 (0: from --duration)", c.length)
@@ -387,6 +394,7 @@ func benchText(ctx context.Context, m *model.Model, cfg *benchConfig, res *bench
 	}
 	if stateful && cfg.want(secBatched) && len(cfg.streams) > 0 {
 		res.BatchedCharsPerSecond = map[string]float64{}
+		res.BatchShards = cfg.shards
 		res.BatchedCharsPerStream = map[string]int{}
 		res.BatchedCPUCores = map[string]float64{}
 		for _, n := range cfg.streams {
@@ -476,7 +484,7 @@ func benchGenerate(ctx context.Context, g *textgen.Generator, cfg *benchConfig) 
 // Batcher: from the moment the last stream has joined to the moment the first
 // one finishes, so every step of the window runs all n streams.
 func benchBatched(ctx context.Context, g *textgen.Generator, cfg *benchConfig, n int) (genResult, error) {
-	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: n})
+	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: (n + cfg.shards - 1) / cfg.shards, Shards: cfg.shards})
 	if err != nil {
 		return genResult{}, err
 	}
@@ -499,8 +507,9 @@ func benchBatched(ctx context.Context, g *textgen.Generator, cfg *benchConfig, n
 				defer wg.Done()
 				first := true
 				req := textgen.Request{Prompt: cfg.prompt, MaxLength: length, Sampling: benchParams(uint64(i + 1))}
-				_, err := b.Generate(ctx, req, func(string) error {
-					c := total.Add(1)
+				_, err := b.Generate(ctx, req, func(piece string) error {
+					// A piece holds every character generated since the stream's last wake-up.
+					c := total.Add(int64(utf8.RuneCountInString(piece)))
 					if first {
 						first = false
 						if joined.Add(1) == int64(n) {

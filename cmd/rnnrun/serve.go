@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 
@@ -55,6 +56,7 @@ server.shutdown-timeout) and close the models.`,
 	fs.Bool("watch", true, "reload models when the config file or a model file changes (default: server.watch)")
 	fs.Duration("shutdown-timeout", 0, "how long in-flight requests may finish after SIGTERM/SIGINT (default: server.shutdown-timeout, 30s)")
 	fs.Int("max-batch", textgen.DefaultMaxBatch, "step up to this many concurrent generation streams of a stateful model in one call (0: no batching)")
+	fs.Int("batch-shards", goruntime.NumCPU(), "independent batches per stateful model, each stepped with one call per step (default: one per CPU)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -62,12 +64,12 @@ server.shutdown-timeout) and close the models.`,
 
 // batching steps the concurrent streams of each stateful text model together
 // (one model call per step for all of them); windowed models generate alone.
-func batching(maxBatch int) func(string, *textgen.Generator) (registry.TextGenerator, error) {
+func batching(opts textgen.BatcherOptions) func(string, *textgen.Generator) (registry.TextGenerator, error) {
 	return func(_ string, g *textgen.Generator) (registry.TextGenerator, error) {
 		if g.Mode() != textgen.ModeStateful {
 			return g, nil
 		}
-		return textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: maxBatch})
+		return textgen.NewBatcher(g, opts)
 	}
 }
 
@@ -135,9 +137,13 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if maxBatch < 0 {
 		return usagef("--max-batch %d: must be >= 0 (0 disables batching)", maxBatch)
 	}
+	shards := v.GetInt("batch-shards")
+	if shards < 1 {
+		return usagef("--batch-shards %d: must be >= 1", shards)
+	}
 	regOpts := []registry.Option{registry.WithLogger(log), registry.WithConfigFile(path, load)}
 	if maxBatch > 0 {
-		regOpts = append(regOpts, registry.WithTextEngine(batching(maxBatch)))
+		regOpts = append(regOpts, registry.WithTextEngine(batching(textgen.BatcherOptions{MaxBatch: maxBatch, Shards: shards})))
 	}
 	reg := registry.New(cfg, regOpts...)
 	opts := server.OptionsFromConfig(sc)

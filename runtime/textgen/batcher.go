@@ -17,8 +17,14 @@ const DefaultMaxBatch = 256
 
 // BatcherOptions configure a Batcher. The zero value works.
 type BatcherOptions struct {
-	// MaxBatch caps the streams stepped together; more wait for a free slot.
+	// MaxBatch caps the streams stepped together in one shard; more wait for a free slot.
 	MaxBatch int
+	// Shards is the number of independent batches, each stepped by its own
+	// goroutine with one model call per step for all its streams; a new
+	// stream joins the shard with the fewest. 0 means 1: every active stream
+	// in one call. With one intra-op thread per call, one shard per core lets
+	// the batches run on all cores at once.
+	Shards int
 }
 
 // Batcher runs many generation streams of one stateful model together: each
@@ -28,14 +34,13 @@ type BatcherOptions struct {
 // model's rows are independent; only float rounding of batched kernels could
 // differ). Safe for concurrent use; Close stops it.
 type Batcher struct {
-	g   *Generator
-	max int
+	g     *Generator
+	max   int
+	loops []*loop
 
-	join chan *job
 	quit chan struct{}
-	done chan struct{}
+	wg   sync.WaitGroup
 	once sync.Once
-	err  error // why the loop stopped, if it failed
 }
 
 // job is one stream inside a Batcher.
@@ -47,10 +52,51 @@ type job struct {
 	stops   *stopper
 	probs   []float32   // the distribution after the prompt
 	state   [][]float32 // the state after the prompt, one slice per state input
-	out     chan string // generated pieces, in order; closed at the end
-	stats   Stats
-	err     error
+	out     outbox
+	stats   Stats       // written by the loop; read after out is finished
+	err     error       // likewise
 	left    atomic.Bool // the consumer stopped reading (emit failed)
+}
+
+// outbox carries a stream's text from its shard's goroutine to the caller
+// without ever blocking the shard: text accumulates while the caller is busy,
+// and the caller takes everything pending at each wake-up.
+type outbox struct {
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+	wake chan struct{} // capacity 1
+}
+
+func (o *outbox) put(s string) {
+	o.mu.Lock()
+	o.buf = append(o.buf, s...)
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) finish() {
+	o.mu.Lock()
+	o.done = true
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for text or the end and returns what is pending.
+func (o *outbox) take() (string, bool) {
+	<-o.wake
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	text := string(o.buf)
+	o.buf = o.buf[:0]
+	return text, o.done
 }
 
 func (j *job) consumerGone() { j.left.Store(true) }
@@ -64,23 +110,37 @@ func NewBatcher(g *Generator, opts BatcherOptions) (*Batcher, error) {
 	if g.mode != ModeStateful {
 		return nil, fmt.Errorf("%w: batching needs a stateful model; %s runs %s", ErrInvalidMode, g.m.Path(), g.mode)
 	}
-	b := &Batcher{g: g, max: opts.MaxBatch, join: make(chan *job), quit: make(chan struct{}), done: make(chan struct{})}
+	b := &Batcher{g: g, max: opts.MaxBatch, quit: make(chan struct{})}
 	if b.max <= 0 {
 		b.max = DefaultMaxBatch
 	}
-	l, err := newLoop(b)
-	if err != nil {
-		return nil, err
+	shards := max(opts.Shards, 1)
+	for range shards {
+		b.loops = append(b.loops, newLoop(b))
 	}
-	go l.run()
+	b.wg.Add(shards)
+	for _, l := range b.loops {
+		go l.run()
+	}
 	return b, nil
+}
+
+// shard picks the loop with the fewest streams.
+func (b *Batcher) shard() *loop {
+	best := b.loops[0]
+	for _, l := range b.loops[1:] {
+		if l.load.Load() < best.load.Load() {
+			best = l
+		}
+	}
+	return best
 }
 
 // Close stops the Batcher: running streams end with ErrBatcherClosed, and the
 // model bindings are released. It does not close the model.
 func (b *Batcher) Close() error {
 	b.once.Do(func() { close(b.quit) })
-	<-b.done
+	b.wg.Wait()
 	return nil
 }
 
@@ -112,20 +172,28 @@ func (b *Batcher) Generate(ctx context.Context, req Request, emit func(string) e
 		j.state = append(j.state, append([]float32(nil), t.Float32s()...))
 	}
 	s.close()
-	j.out = make(chan string, j.max+1)
+	j.out.wake = make(chan struct{}, 1)
+	l := b.shard()
+	l.load.Add(1)
 	select {
-	case b.join <- j:
+	case l.join <- j:
 	case <-b.quit:
+		l.load.Add(-1)
 		return j.stats, ErrBatcherClosed
 	case <-ctx.Done():
+		l.load.Add(-1)
 		return j.stats, ctx.Err()
 	}
 	var emitErr error
-	for piece := range j.out {
-		if emitErr == nil {
-			if emitErr = emit(piece); emitErr != nil {
+	for {
+		text, done := j.out.take()
+		if text != "" && emitErr == nil {
+			if emitErr = emit(text); emitErr != nil {
 				j.cancelByConsumer()
 			}
+		}
+		if done {
+			break
 		}
 	}
 	j.stats = g.finish(j.stats, start)
@@ -138,10 +206,12 @@ func (b *Batcher) Generate(ctx context.Context, req Request, emit func(string) e
 // cancelByConsumer is called when emit fails: the loop drops the job on its next step.
 func (j *job) cancelByConsumer() { j.consumerGone() }
 
-// loop owns the batch: its tensors, bindings and active jobs.
+// loop owns one shard's batch: its tensors, bindings and active jobs.
 type loop struct {
 	b     *Batcher
-	V, S  int // vocabulary size; per-row width of each state tensor (all equal rows)
+	join  chan *job
+	load  atomic.Int64 // streams assigned to this shard and not yet finished
+	V     int          // vocabulary size
 	jobs  []*job
 	x     []float32      // [max, 1, V]
 	probs []float32      // [max, V]
@@ -151,9 +221,9 @@ type loop struct {
 	bind  map[int]*[2]model.Binding
 }
 
-func newLoop(b *Batcher) (*loop, error) {
+func newLoop(b *Batcher) *loop {
 	g := b.g
-	l := &loop{b: b, V: g.vocab.Size(), bind: map[int]*[2]model.Binding{}}
+	l := &loop{b: b, join: make(chan *job), V: g.vocab.Size(), bind: map[int]*[2]model.Binding{}}
 	l.x = make([]float32, b.max*l.V)
 	l.probs = make([]float32, b.max*l.V)
 	for _, shape := range g.state {
@@ -163,7 +233,7 @@ func newLoop(b *Batcher) (*loop, error) {
 			l.st[k] = append(l.st[k], make([]float32, b.max*w))
 		}
 	}
-	return l, nil
+	return l
 }
 
 // binding returns the two ping-pong bindings for a batch of n rows.
@@ -223,9 +293,10 @@ func (l *loop) remove(r int, err error) {
 		j.err = err
 	}
 	if rest := j.stops.flush(); rest != "" && j.err == nil {
-		j.out <- rest
+		j.out.put(rest)
 	}
-	close(j.out)
+	l.load.Add(-1)
+	j.out.finish()
 	last := len(l.jobs) - 1
 	if r != last {
 		l.jobs[r] = l.jobs[last]
@@ -241,14 +312,14 @@ func (l *loop) remove(r int, err error) {
 }
 
 func (l *loop) run() {
-	defer close(l.b.done)
+	defer l.b.wg.Done()
 	defer l.closeBindings()
 	ctx := context.Background()
 	for {
 		// Wait for work when idle; otherwise take whoever is waiting, up to the cap.
 		if len(l.jobs) == 0 {
 			select {
-			case j := <-l.b.join:
+			case j := <-l.join:
 				l.add(j)
 			case <-l.b.quit:
 				return
@@ -257,7 +328,7 @@ func (l *loop) run() {
 	drain:
 		for len(l.jobs) < l.b.max {
 			select {
-			case j := <-l.b.join:
+			case j := <-l.join:
 				l.add(j)
 			default:
 				break drain
@@ -320,7 +391,7 @@ func (l *loop) sampleAll() {
 		j.stats.Generated++
 		piece, stopped := j.stops.push(g.chars[idx])
 		if piece != "" {
-			j.out <- piece
+			j.out.put(piece)
 		}
 		if stopped {
 			j.stats.StopReason = StopString

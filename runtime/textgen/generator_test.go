@@ -141,8 +141,14 @@ func TestStopCancelAndErrors(t *testing.T) {
 // Each stream of a Batcher yields exactly the text it gets alone with the same
 // request, while streams with different settings join and leave.
 func TestBatcherMatchesSingleStreams(t *testing.T) {
+	for _, shards := range []int{1, 2} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) { testBatcherMatches(t, shards) })
+	}
+}
+
+func testBatcherMatches(t *testing.T, shards int) {
 	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
-	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 8})
+	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 8, Shards: shards})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +160,9 @@ func TestBatcherMatchesSingleStreams(t *testing.T) {
 			MaxLength: 40 + 13*i,
 			Sampling:  textgen.Params{Temperature: []float64{0, 0.2, 0.6, 1.2}[i%4], TopK: []int{0, 5}[i%2], Seed: uint64(i)},
 		})
+		if i%3 == 0 {
+			reqs[i].Stop = []string{"e ", "\n\n"}
+		}
 	}
 	want := make([]string, len(reqs))
 	for i, r := range reqs {
