@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rnnrun/rnnrun/internal/golden"
 	"github.com/rnnrun/rnnrun/runtime/model"
@@ -91,8 +92,9 @@ func BenchmarkBatcher(b *testing.B) {
 					defer wg.Done()
 					first := true
 					req := textgen.Request{Prompt: benchPrompt, MaxLength: length, Sampling: textgen.Params{Temperature: 1, Seed: uint64(i + 1)}}
-					_, err := bt.Generate(context.Background(), req, func(string) error {
-						c := total.Add(1)
+					_, err := bt.Generate(context.Background(), req, func(piece string) error {
+						// A piece holds every character generated since the stream's last wake-up.
+						c := total.Add(int64(utf8.RuneCountInString(piece)))
 						if first {
 							first = false
 							if joined.Add(1) == int64(n) {
