@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -254,36 +255,16 @@ func applyModelEnv(m *ModelConfig) error {
 // fill applies the defaults Decode's viper may not have had and resolves paths.
 func (c *Config) fill(base string) {
 	s := &c.Server
-	if s.Listen == "" {
-		s.Listen = DefaultListen
-	}
-	if s.MaxBodyBytes == 0 {
-		s.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if s.MaxLength == 0 {
-		s.MaxLength = DefaultMaxLength
-	}
-	if s.MaxPromptChars == 0 {
-		s.MaxPromptChars = DefaultMaxPromptChars
-	}
-	if s.MaxImages == 0 {
-		s.MaxImages = DefaultMaxImages
-	}
-	if s.ReadHeaderTimeout == 0 {
-		s.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = DefaultIdleTimeout
-	}
-	if s.ShutdownTimeout == 0 {
-		s.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if s.Debounce == 0 {
-		s.Debounce = DefaultDebounce
-	}
-	if s.LoadTimeout == 0 {
-		s.LoadTimeout = DefaultLoadTimeout
-	}
+	s.Listen = cmp.Or(s.Listen, DefaultListen)
+	s.MaxBodyBytes = cmp.Or(s.MaxBodyBytes, DefaultMaxBodyBytes)
+	s.MaxLength = cmp.Or(s.MaxLength, DefaultMaxLength)
+	s.MaxPromptChars = cmp.Or(s.MaxPromptChars, DefaultMaxPromptChars)
+	s.MaxImages = cmp.Or(s.MaxImages, DefaultMaxImages)
+	s.ReadHeaderTimeout = cmp.Or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	s.IdleTimeout = cmp.Or(s.IdleTimeout, DefaultIdleTimeout)
+	s.ShutdownTimeout = cmp.Or(s.ShutdownTimeout, DefaultShutdownTimeout)
+	s.Debounce = cmp.Or(s.Debounce, DefaultDebounce)
+	s.LoadTimeout = cmp.Or(s.LoadTimeout, DefaultLoadTimeout)
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.Path != "" && base != "" && !filepath.IsAbs(m.Path) {
