@@ -357,7 +357,7 @@ def batched(fn, x: np.ndarray, batch: int = 1000) -> np.ndarray:
 def export_mnist(mn: data.Mnist, s, stage: Stage) -> dict:
     import onnx
 
-    from . import golden, metadata, savedmodel, train
+    from . import metadata, savedmodel, train
     from .onnx_export import build_lstm_model, set_metadata
 
     res = train.train_mnist(mn, s)
@@ -381,31 +381,13 @@ def export_mnist(mn: data.Mnist, s, stage: Stage) -> dict:
     set_metadata(model, meta)
     onnx.save(model, stage.path("mnist.onnx"))
 
-    x32, y32 = res.x_eval[:32], res.y_eval[:32]
+    x32 = res.x_eval[:32]
     want32 = res.model.predict(x32, verbose=0)
     sess = ort_session(stage.path("mnist.onnx"))
     par.check("mnist.onnx vs keras (golden 32)", ort_run(sess, {"x": x32})["probs"], want32)
 
     module = savedmodel.KerasLSTMServing(lw, dw, time_dim=28, features=28, stateful=False)
-    savedmodel.save(module, module.serve, stage.path("mnist_savedmodel"), meta)
-    fn = savedmodel.load_signature(stage.path("mnist_savedmodel"))
-    sm_probs = batched(lambda x: savedmodel.run_signature(fn, x=x)["probs"], res.x_eval)
-    par.check("mnist_savedmodel vs keras (eval set)", sm_probs, keras_probs)
-    par.check("mnist_savedmodel vs keras (golden 32)", savedmodel.run_signature(fn, x=x32)["probs"], want32)
-    sm_correct = train.count_correct(sm_probs, res.y_eval)
-    if savedmodel.read_metadata(stage.path("mnist_savedmodel")) != meta:
-        raise ExportError("mnist: SavedModel metadata differs from mnist.onnx metadata")
-    par.verify()
-    log(f"mnist: correct on {res.eval_data}: keras {res.correct}, onnxruntime {ort_correct}, savedmodel {sm_correct} "
-        f"of {res.total} (accuracy {res.accuracy:.4f})")
-    eval_counts = {"data": res.eval_data, "total": res.total, "correct_keras": res.correct,
-                   "correct_onnxruntime": ort_correct, "correct_savedmodel": sm_correct}
-    golden.write_json(stage.path("testdata/mnist.json"), golden.cases_file(
-        "mnist.onnx", [golden.case("t10k_first32", {"x": x32}, {"probs": want32})], TOLERANCE,
-        labels=[int(v) for v in y32], eval=eval_counts))
-    stage.install(["mnist.onnx", "mnist_savedmodel", "testdata/mnist.json"])
-    return {"accuracy": res.accuracy, **eval_counts, "epochs": res.epochs, "train_seconds": round(res.train_seconds, 1),
-            "parity_max_abs_diff": {k: float(f"{v:.3g}") for k, v in par.diffs.items()}}
+    return finish_image_export("mnist", "keras", "probs", module, stage, par, meta, res, keras_probs, ort_correct, want32)
 
 
 def ort_session_bytes(model):
@@ -422,7 +404,7 @@ def ort_session_bytes(model):
 def export_mnist_tf(mn: data.Mnist, s, stage: Stage) -> dict:
     import onnx
 
-    from . import golden, metadata, savedmodel, train
+    from . import metadata, train
     from .onnx_export import build_lstm_model, set_metadata
 
     res = train.train_mnist_tf(mn, s)
@@ -445,26 +427,39 @@ def export_mnist_tf(mn: data.Mnist, s, stage: Stage) -> dict:
     set_metadata(model, meta)
     onnx.save(model, stage.path("mnist_tf.onnx"))
 
-    x32, y32 = res.x_eval[:32], res.y_eval[:32]
+    x32 = res.x_eval[:32]
     want32 = res.module.serve(x32)["logits"].numpy()
     sess = ort_session(stage.path("mnist_tf.onnx"))
     par.check("mnist_tf.onnx vs tensorflow (golden 32)", ort_run(sess, {"x": x32})["logits"], want32)
 
-    savedmodel.save(res.module, res.module.serve, stage.path("mnist_tf_savedmodel"), meta)
-    fn = savedmodel.load_signature(stage.path("mnist_tf_savedmodel"))
-    sm_logits = batched(lambda x: savedmodel.run_signature(fn, x=x)["logits"], res.x_eval)
-    par.check("mnist_tf_savedmodel vs tensorflow (eval set)", sm_logits, tf_logits)
-    sm_correct = train.count_correct(sm_logits, res.y_eval)
-    if savedmodel.read_metadata(stage.path("mnist_tf_savedmodel")) != meta:
-        raise ExportError("mnist_tf: SavedModel metadata differs from mnist_tf.onnx metadata")
+    return finish_image_export("mnist_tf", "tensorflow", "logits", res.module, stage, par, meta, res, tf_logits, ort_correct, want32)
+
+
+def finish_image_export(name: str, ref: str, out: str, module, stage: Stage, par: "Parity", meta: dict, res,
+                        ref_outputs, ort_correct: int, want32) -> dict:
+    """The shared end of an image model's export: the SavedModel (reloaded and
+    compared with the reference framework `ref`), the golden vectors of the
+    first 32 test images, and the report."""
+    from . import golden, savedmodel, train
+
+    sm_dir = stage.path(f"{name}_savedmodel")
+    savedmodel.save(module, module.serve, sm_dir, meta)
+    fn = savedmodel.load_signature(sm_dir)
+    sm_out = batched(lambda x: savedmodel.run_signature(fn, x=x)[out], res.x_eval)
+    x32, y32 = res.x_eval[:32], res.y_eval[:32]
+    par.check(f"{name}_savedmodel vs {ref} (eval set)", sm_out, ref_outputs)
+    par.check(f"{name}_savedmodel vs {ref} (golden 32)", savedmodel.run_signature(fn, x=x32)[out], want32)
+    sm_correct = train.count_correct(sm_out, res.y_eval)
+    if savedmodel.read_metadata(sm_dir) != meta:
+        raise ExportError(f"{name}: SavedModel metadata differs from {name}.onnx metadata")
     par.verify()
-    log(f"mnist_tf: correct on {res.eval_data}: tensorflow {res.correct}, onnxruntime {ort_correct}, savedmodel {sm_correct} "
+    log(f"{name}: correct on {res.eval_data}: {ref} {res.correct}, onnxruntime {ort_correct}, savedmodel {sm_correct} "
         f"of {res.total} (accuracy {res.accuracy:.4f})")
-    eval_counts = {"data": res.eval_data, "total": res.total, "correct_tensorflow": res.correct,
+    eval_counts = {"data": res.eval_data, "total": res.total, f"correct_{ref}": res.correct,
                    "correct_onnxruntime": ort_correct, "correct_savedmodel": sm_correct}
-    golden.write_json(stage.path("testdata/mnist_tf.json"), golden.cases_file(
-        "mnist_tf.onnx", [golden.case("t10k_first32", {"x": x32}, {"logits": want32})], TOLERANCE,
+    golden.write_json(stage.path(f"testdata/{name}.json"), golden.cases_file(
+        f"{name}.onnx", [golden.case("t10k_first32", {"x": x32}, {out: want32})], TOLERANCE,
         labels=[int(v) for v in y32], eval=eval_counts))
-    stage.install(["mnist_tf.onnx", "mnist_tf_savedmodel", "testdata/mnist_tf.json"])
+    stage.install([f"{name}.onnx", f"{name}_savedmodel", f"testdata/{name}.json"])
     return {"accuracy": res.accuracy, **eval_counts, "epochs": res.epochs, "train_seconds": round(res.train_seconds, 1),
             "parity_max_abs_diff": {k: float(f"{v:.3g}") for k, v in par.diffs.items()}}
