@@ -29,7 +29,7 @@ func addGenerateFlags(fs *pflag.FlagSet) {
 	fs.String("vocab", "", "vocabulary JSON file (an array of characters), for models without one in their metadata")
 	fs.String("case", "preserve", "case policy for --vocab: preserve or lower")
 	fs.String("unknown", "error", "characters outside the vocabulary: error, skip or replace")
-	fs.StringSlice("stop", nil, "stop when the text ends with this string (repeatable)")
+	fs.StringArray("stop", nil, "stop when the text ends with this string (repeatable; taken as is, commas included)")
 }
 
 // parseTemps reads one temperature or a comma-separated list.

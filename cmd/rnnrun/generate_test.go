@@ -229,3 +229,21 @@ func TestInspectAndVersion(t *testing.T) {
 		t.Fatalf("version: %q", v.stdout)
 	}
 }
+
+// --stop takes each value as is (newlines and commas included) and ends the
+// text just before the first stop string.
+func TestGenerateStop(t *testing.T) {
+	base := []string{"--model", shipped("char.onnx"), "--temp", "0", "--length", "400", "--prompt", "HERMIA.\n"}
+	full := strings.TrimSuffix(runBinary(t, nil, base...).stdout, "\n")
+	// "so,never" never occurs: split at its comma, "so" would stop the text early.
+	for _, stop := range []string{"\n\n", "have so", "the"} {
+		i := strings.Index(full, stop)
+		if i < 0 {
+			t.Fatalf("greedy text lacks %q: %q", stop, full)
+		}
+		r := runBinary(t, nil, append(base, "--stop", stop, "--stop", "so,never")...)
+		if r.code != 0 || r.stdout != full[:i]+"\n" {
+			t.Fatalf("--stop %q: exit %d %s, got %q, want %q", stop, r.code, r.stderr, r.stdout, full[:i]+"\n")
+		}
+	}
+}
