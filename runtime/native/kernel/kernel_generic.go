@@ -1,0 +1,114 @@
+package kernel
+
+import "math"
+
+func matVec(y, w, x, b []float32, rows, cols int) {
+	x = x[:cols]
+	for i := 0; i < rows; i++ {
+		var s float32
+		if b != nil {
+			s = b[i]
+		}
+		s += dot(w[i*cols:i*cols+cols], x)
+		y[i] = s
+	}
+}
+
+func matVecAdd(y, w, x []float32, rows, cols int) {
+	x = x[:cols]
+	for i := 0; i < rows; i++ {
+		y[i] += dot(w[i*cols:i*cols+cols], x)
+	}
+}
+
+func gemmNT(c, a, b []float32, m, n, k int, acc bool) {
+	for i := 0; i < m; i++ {
+		ai := a[i*k : i*k+k]
+		ci := c[i*n : i*n+n]
+		for j := 0; j < n; j++ {
+			s := dot(b[j*k:j*k+k], ai)
+			if acc {
+				s += ci[j]
+			}
+			ci[j] = s
+		}
+	}
+}
+
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func addBias(x, b []float32, m, n int) {
+	b = b[:n]
+	for i := 0; i < m; i++ {
+		row := x[i*n : i*n+n]
+		for j, v := range b {
+			row[j] += v
+		}
+	}
+}
+
+func sigmoid(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = sigmoid1(v)
+	}
+}
+
+func sigmoid1(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
+
+func tanh(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+func softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		x[i] = float32(e)
+		sum += e
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+func lstmCell(g, c, h []float32, hidden int) {
+	gi, go_, gf, gc := g[:hidden], g[hidden:2*hidden], g[2*hidden:3*hidden], g[3*hidden:4*hidden]
+	c, h = c[:hidden], h[:hidden]
+	for j := 0; j < hidden; j++ {
+		i := sigmoid1(gi[j])
+		o := sigmoid1(go_[j])
+		f := sigmoid1(gf[j])
+		z := float32(math.Tanh(float64(gc[j])))
+		cj := f*c[j] + i*z
+		c[j] = cj
+		h[j] = o * float32(math.Tanh(float64(cj)))
+	}
+}
