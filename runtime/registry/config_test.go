@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
+	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // the tasks check their settings
 )
 
 const yamlConfig = `
@@ -78,10 +79,8 @@ func TestLoadConfigFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := cfg.Server
-			if s.Listen != "127.0.0.1:9999" || s.MaxLength != 1000 || s.RequestTimeout != 5*time.Second ||
-				s.MaxBodyBytes != registry.DefaultMaxBodyBytes || !s.Watch || s.ShutdownTimeout != registry.DefaultShutdownTimeout {
-				t.Fatalf("server %+v", s)
+			if cfg.Loading != registry.DefaultLoading {
+				t.Fatalf("loading %+v, want the defaults %+v", cfg.Loading, registry.DefaultLoading)
 			}
 			if len(cfg.Models) != 2 {
 				t.Fatalf("models %+v", cfg.Models)
@@ -91,7 +90,7 @@ func TestLoadConfigFormats(t *testing.T) {
 				t.Fatalf("char %+v", c)
 			}
 			d := c.Defaults
-			if d.Temperature == nil || *d.Temperature != 0 || d.TopK != 5 || d.MaxLength != 300 || d.TopP != 1 || len(d.Stop) != 1 || d.Stop[0] != "\n\n" {
+			if d.Temperature == nil || *d.Temperature != 0 || d.TopK != 5 || d.MaxLength != 300 || *d.TopP != registry.DefaultTopP || len(d.Stop) != 1 || d.Stop[0] != "\n\n" {
 				t.Fatalf("char defaults %+v", d)
 			}
 			m := cfg.Models[1]
@@ -108,8 +107,7 @@ func TestConfigEnvOverrides(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yamlConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("RNNRUN_SERVER_LISTEN", "127.0.0.1:7777")
-	t.Setenv("RNNRUN_SERVER_MAX_BODY_BYTES", "1234")
+	t.Setenv("RNNRUN_SERVER_LOAD_TIMEOUT", "7s")
 	t.Setenv("RNNRUN_ORT_LIB", "/other/lib.so")
 	t.Setenv("RNNRUN_MODELS_CHAR_PATH", "/elsewhere/char.onnx")
 	t.Setenv("RNNRUN_MODELS_CHAR_CONCURRENCY", "9")
@@ -119,8 +117,8 @@ func TestConfigEnvOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.Listen != "127.0.0.1:7777" || cfg.Server.MaxBodyBytes != 1234 || cfg.OrtLib != "/other/lib.so" {
-		t.Fatalf("server %+v, ort-lib %q", cfg.Server, cfg.OrtLib)
+	if cfg.Loading.LoadTimeout != 7*time.Second || cfg.OrtLib != "/other/lib.so" {
+		t.Fatalf("loading %+v, ort-lib %q", cfg.Loading, cfg.OrtLib)
 	}
 	c := cfg.Models[0]
 	if c.Path != "/elsewhere/char.onnx" || c.Concurrency != 9 || *c.Defaults.Temperature != 0.7 || cfg.Models[1].Threads != 4 {
@@ -141,9 +139,11 @@ func TestConfigValidation(t *testing.T) {
 		{"task", "models: [{name: a, path: a.onnx, task: speech}]", "task"},
 		{"mode", "models: [{name: a, path: a.onnx, mode: fast}]", "mode"},
 		{"top-p", "models: [{name: a, path: a.onnx, defaults: {top-p: 2}}]", "top-p"},
-		{"default length", "server: {max-length: 10}\nmodels: [{name: a, path: a.onnx, defaults: {max-length: 11}}]", "max-length"},
-		{"duration", "server: {request-timeout: soon}", "request-timeout"},
-		{"negative", "server: {max-body-bytes: -1}", "max-body-bytes"},
+		{"top-p zero", "models: [{name: a, path: a.onnx, defaults: {top-p: 0}}]", "top-p 0: must be in (0, 1]"},
+		{"window", "models: [{name: a, path: a.onnx, window: -1}]", "window -1"},
+		{"empty stop", "models: [{name: a, path: a.onnx, defaults: {stop: [\"\"]}}]", "stop"},
+		{"duration", "server: {load-timeout: soon}", "load-timeout"},
+		{"negative", "server: {debounce: -1s}", "debounce"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")

@@ -15,7 +15,8 @@ import (
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
-	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 )
 
 // swapCase is one hot-swap scenario: two model files of one task, a request
@@ -183,7 +184,7 @@ func generateVersion(prompt string, length int) func(e *env) (string, error) {
 		if code != 200 {
 			return "", fmt.Errorf("status %d: %s", code, body)
 		}
-		resp, err := decodeErr[server.GenerateResponse](body)
+		resp, err := decodeErr[generate.Response](body)
 		if err != nil {
 			return "", err
 		}
@@ -228,7 +229,7 @@ func TestHotSwapShippedMNIST(t *testing.T) {
 			if code != 200 {
 				return "", fmt.Errorf("status %d: %s", code, body)
 			}
-			resp, err := decodeErr[server.ClassifyResponse](body)
+			resp, err := decodeErr[classify.Response](body)
 			if err != nil {
 				return "", err
 			}

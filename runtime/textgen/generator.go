@@ -59,6 +59,9 @@ type Options struct {
 	Vocab *Vocab
 	// Window overrides the window length of windowed mode.
 	Window int
+	// Unknown is the policy for prompt characters outside the vocabulary
+	// (the Generator applies it to its own copy of the vocabulary).
+	Unknown UnknownPolicy
 }
 
 // Generator generates text with one model. It holds no per-request state, so
@@ -95,6 +98,7 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 		}
 		g.vocab = v
 	}
+	g.vocab = g.vocab.WithUnknown(opts.Unknown)
 	g.chars = make([]string, g.vocab.Size())
 	for i := range g.chars {
 		g.chars[i] = string(g.vocab.Char(i))
@@ -257,17 +261,35 @@ type Stats struct {
 	CharsPerSecond float64       `json:"chars_per_second"`
 }
 
-func (r *Request) check(v *Vocab) ([]int, error) {
+// MaxStops is the most stop strings one request may give.
+const MaxStops = 16
+
+// Validate checks a request as a user gives it: a length >= 0 (0 is
+// DefaultLength), the sampling values (Params.Validate), and at most
+// MaxStops stop strings, none empty.
+func (r Request) Validate() error {
 	if r.MaxLength < 0 {
-		return nil, fmt.Errorf("%w: max length %d is negative", ErrInvalidParams, r.MaxLength)
+		return &ParamError{"max-length", r.MaxLength, "must be >= 0"}
 	}
 	if err := r.Sampling.Validate(); err != nil {
-		return nil, err
+		return err
+	}
+	if len(r.Stop) > MaxStops {
+		return &ParamError{"stop", len(r.Stop), fmt.Sprintf("strings; at most %d", MaxStops)}
 	}
 	for _, s := range r.Stop {
 		if s == "" {
-			return nil, fmt.Errorf("%w: empty stop string", ErrInvalidParams)
+			return &ParamError{"stop", `""`, "must not be empty"}
 		}
+	}
+	return nil
+}
+
+// check validates the request (a TopP of 0 read as 1) and encodes the prompt.
+func (r *Request) check(v *Vocab) ([]int, error) {
+	r.Sampling = r.Sampling.orDefault()
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
 	return v.Encode(r.Prompt)
 }
@@ -277,78 +299,49 @@ func (r *Request) check(v *Vocab) ([]int, error) {
 // It stops at MaxLength, at a stop string, when emit returns an error, or
 // when ctx is cancelled (returning ctx.Err()).
 func (g *Generator) Generate(ctx context.Context, req Request, emit func(string) error) (Stats, error) {
-	start := time.Now()
-	prompt, err := req.check(g.vocab)
+	d, prompt, err := g.newDecoder(req, g.mode.String())
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Mode: g.mode.String(), PromptChars: len(prompt)}
 	s, err := g.newStream(ctx, prompt)
 	if err != nil {
-		return st, err
+		return d.finish(), err
 	}
 	defer s.close()
-	smp, err := NewSampler(req.Sampling)
-	if err != nil {
-		return st, err
-	}
-	max := req.MaxLength
-	if max == 0 {
-		max = DefaultLength
-	}
-	stops := newStopper(req.Stop)
-	st.StopReason = StopLength
-	for st.Generated < max {
-		if err := ctx.Err(); err != nil {
-			st.StopReason = StopCancelled
-			return g.finish(st, start), err
+	err = g.run(ctx, d, s, emit)
+	if err == nil {
+		if rest := d.rest(); rest != "" {
+			err = emit(rest)
 		}
-		var idx int
-		if g.logits {
-			idx, err = smp.SampleLogits(s.probs.Float32s())
-		} else {
-			idx, err = smp.Sample(s.probs.Float32s())
+	}
+	return d.finish(), err
+}
+
+// run steps one stream until its decoder says it is done.
+func (g *Generator) run(ctx context.Context, d *decoder, s *stream, emit func(string) error) error {
+	for {
+		if ctx.Err() != nil {
+			return d.cancelled(ctx)
 		}
+		piece, idx, done, err := d.next(s.probs.Float32s())
 		if err != nil {
-			return g.finish(st, start), fmt.Errorf("%s, output %q: %w", g.m.Path(), g.output, err)
+			return err
 		}
-		st.Generated++
-		out, stopped := stops.push(g.chars[idx])
-		if out != "" {
-			if err := emit(out); err != nil {
-				return g.finish(st, start), err
+		if piece != "" {
+			if err := emit(piece); err != nil {
+				return err
 			}
 		}
-		if stopped {
-			st.StopReason = StopString
-			break
-		}
-		if st.Generated == max {
-			break
+		if done {
+			return nil
 		}
 		if err := s.step(ctx, idx); err != nil {
 			if ctx.Err() != nil {
-				st.StopReason = StopCancelled
-				return g.finish(st, start), ctx.Err()
+				return d.cancelled(ctx)
 			}
-			return g.finish(st, start), err
+			return err
 		}
 	}
-	if rest := stops.flush(); rest != "" {
-		if err := emit(rest); err != nil {
-			return g.finish(st, start), err
-		}
-	}
-	return g.finish(st, start), nil
-}
-
-func (g *Generator) finish(st Stats, start time.Time) Stats {
-	st.Elapsed = time.Since(start)
-	st.Seconds = st.Elapsed.Seconds()
-	if st.Seconds > 0 {
-		st.CharsPerSecond = float64(st.Generated) / st.Seconds
-	}
-	return st
 }
 
 // Text runs a request and returns the generated text.
