@@ -103,3 +103,13 @@ func (u UsageError) Unwrap() error { return u.Err }
 func ModelCounter(name, help string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"model"})
 }
+
+// WithModel opens the model the command's flags name, runs f on it and closes it.
+func WithModel(ctx context.Context, cli CLI, v *viper.Viper, f func(*model.Model) error) error {
+	m, err := cli.OpenModel(ctx, v)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return f(m)
+}

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/task"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
@@ -145,19 +147,20 @@ func run(cli task.CLI, cmd *cobra.Command) error {
 		return err
 	}
 	ctx := cmd.Context()
-	m, err := cli.OpenModel(ctx, v)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	g, err := textgen.New(m, opts)
-	if err != nil {
-		if errors.Is(err, textgen.ErrInvalidMode) || errors.Is(err, textgen.ErrInvalidWindow) {
-			return task.UsageError{Err: err}
+	return task.WithModel(ctx, cli, v, func(m *model.Model) error {
+		g, err := textgen.New(m, opts)
+		if err != nil {
+			if errors.Is(err, textgen.ErrInvalidMode) || errors.Is(err, textgen.ErrInvalidWindow) {
+				return task.UsageError{Err: err}
+			}
+			return err
 		}
-		return err
-	}
-	out := cli.Stdout()
+		return samples(ctx, cli.Stdout(), g, req, temps)
+	})
+}
+
+// samples writes one sample per temperature, labelled when there are several.
+func samples(ctx context.Context, out io.Writer, g *textgen.Generator, req textgen.Request, temps []float64) error {
 	for _, t := range temps {
 		if len(temps) > 1 {
 			fmt.Fprintf(out, "----- temperature %g -----\n", t)

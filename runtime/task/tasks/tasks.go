@@ -5,4 +5,5 @@ package tasks
 import (
 	_ "github.com/rnnrun/rnnrun/runtime/task/classify" // image classification
 	_ "github.com/rnnrun/rnnrun/runtime/task/generate" // text generation
+	_ "github.com/rnnrun/rnnrun/runtime/task/score"    // the loss of a text
 )

@@ -1,0 +1,82 @@
+package score
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/registry"
+	"github.com/rnnrun/rnnrun/runtime/task"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
+)
+
+// Task is the scoring task.
+type Task struct{}
+
+// Name implements registry.Task.
+func (Task) Name() string { return Name }
+
+// Serves the models text generation serves: character models.
+func (Task) Serves(kind string) bool { return kind == "" || kind == model.TaskTextGeneration }
+
+// CheckConfig checks the mode and window keys it shares with generation.
+func (Task) CheckConfig(mc registry.ModelConfig) error {
+	_, err := textgen.ParseMode(mc.Mode)
+	return err
+}
+
+// Load prepares a Scorer (the config's mode is what auto means) and scores
+// a short text in every mode the model allows.
+func (Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig) (registry.Instance, error) {
+	mode, err := textgen.ParseMode(mc.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
+	}
+	s, err := NewScorer(m, textgen.Options{Mode: mode, Window: mc.Window})
+	if err != nil {
+		return nil, err
+	}
+	for mode, g := range s.modes {
+		text := strings.Repeat(generate.SmokePrompt(g.Vocab()), g.Window()+2)
+		if _, err := s.Score(ctx, Request{Text: text, Mode: mode}); err != nil {
+			return nil, fmt.Errorf("%w: smoke scoring (%s): %v", registry.ErrCheck, mode, err)
+		}
+	}
+	return &Instance{s: s}, nil
+}
+
+// Instance is the task prepared for one model version.
+type Instance struct{ s *Scorer }
+
+// Scorer is the model's scorer.
+func (in *Instance) Scorer() *Scorer { return in.s }
+
+// Status lists the modes the model can score in.
+func (in *Instance) Status() map[string]any { return map[string]any{"score_modes": in.s.Modes()} }
+
+// Close has nothing to release: each Score call closes its own bindings.
+func (in *Instance) Close() error { return nil }
+
+// MapError maps scoring errors to HTTP statuses and codes.
+func MapError(err error) (int, string, bool) {
+	switch {
+	case errors.Is(err, ErrEmptyText):
+		return http.StatusUnprocessableEntity, "empty_text", true
+	case errors.Is(err, ErrTooShort):
+		return http.StatusUnprocessableEntity, "text_too_short", true
+	case errors.Is(err, ErrModeUnavailable):
+		return http.StatusUnprocessableEntity, "mode_unavailable", true
+	case errors.Is(err, textgen.ErrUnknownChar):
+		return http.StatusUnprocessableEntity, "unknown_character", true
+	case errors.Is(err, textgen.ErrNotTextModel):
+		return http.StatusUnprocessableEntity, "wrong_task", true
+	}
+	return 0, "", false
+}
+
+var _ task.HTTP = Task{}
+var _ task.Commander = Task{}
