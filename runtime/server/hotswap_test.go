@@ -75,12 +75,13 @@ func runHotSwap(t *testing.T, sc swapCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, cfg, envOptions{cfgPath: cfgPath})
+	watching := make(chan struct{})
+	e := newEnv(t, cfg, envOptions{cfgPath: cfgPath, registry: []registry.Option{registry.WithWatchStarted(func() { close(watching) })}})
 	ctx, cancel := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); e.reg.Watch(ctx) }()
 	defer func() { cancel(); <-watchDone }()
-	time.Sleep(100 * time.Millisecond) // the watcher is up
+	<-watching // the watcher follows the folders
 
 	const clients, maxRequests = 4, 20000
 	var (

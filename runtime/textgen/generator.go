@@ -1,10 +1,12 @@
 package textgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,26 +88,43 @@ var ErrNotTextModel = errors.New("not a text-generation model")
 
 // New checks that m can generate text and prepares a Generator for it.
 func New(m *model.Model, opts Options) (*Generator, error) {
-	md, sig := m.Metadata(), m.Signature()
+	md := m.Metadata()
 	if md.Task != "" && md.Task != model.TaskTextGeneration {
 		return nil, fmt.Errorf("%w: %s declares task %q", ErrNotTextModel, m.Path(), md.Task)
 	}
-	g := &Generator{m: m, vocab: opts.Vocab, logits: md.OutputKind == model.OutputLogits}
-	if g.vocab == nil {
-		v, err := VocabFromMetadata(md)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+	g := &Generator{m: m, logits: md.OutputKind == model.OutputLogits}
+	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode} {
+		if err := step(opts); err != nil {
+			return nil, err
 		}
-		g.vocab = v
 	}
-	g.vocab = g.vocab.WithUnknown(opts.Unknown)
+	return g, nil
+}
+
+// useVocab takes the vocabulary from the options or the metadata.
+func (g *Generator) useVocab(opts Options) error {
+	v := opts.Vocab
+	if v == nil {
+		var err error
+		if v, err = VocabFromMetadata(g.m.Metadata()); err != nil {
+			return fmt.Errorf("%s: %w", g.m.Path(), err)
+		}
+	}
+	g.vocab = v.WithUnknown(opts.Unknown)
 	g.chars = make([]string, g.vocab.Size())
 	for i := range g.chars {
 		g.chars[i] = string(g.vocab.Char(i))
 	}
+	return nil
+}
+
+// findTensors names the input, the output and the state pairs: from the
+// metadata, else each input N with an output N_out (the contract's
+// convention), and the first other input and output.
+func (g *Generator) findTensors(Options) error {
+	md, sig := g.m.Metadata(), g.m.Signature()
 	g.stateIn, g.stateOut = md.StateInputs, md.StateOutputs
 	if len(g.stateIn) == 0 {
-		// No metadata: pair each input N with an output N_out, the contract's convention.
 		for _, t := range sig.Inputs {
 			if _, ok := sig.Output(t.Name + "_out"); ok && t.Name != md.Input {
 				g.stateIn = append(g.stateIn, t.Name)
@@ -113,55 +132,62 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 			}
 		}
 	}
-	isState := func(name string, list []string) bool {
-		for _, s := range list {
-			if s == name {
-				return true
-			}
-		}
-		return false
-	}
 	g.input, g.output = md.Input, md.Output
 	if g.input == "" {
-		for _, t := range sig.Inputs {
-			if !isState(t.Name, g.stateIn) {
-				g.input = t.Name
-				break
-			}
-		}
+		g.input = firstOther(sig.Inputs, g.stateIn)
 	}
 	if g.output == "" {
-		for _, t := range sig.Outputs {
-			if !isState(t.Name, g.stateOut) {
-				g.output = t.Name
-				break
-			}
+		g.output = firstOther(sig.Outputs, g.stateOut)
+	}
+	return nil
+}
+
+// firstOther is the first tensor not in skip.
+func firstOther(ts []model.TensorInfo, skip []string) string {
+	for _, t := range ts {
+		if !slices.Contains(skip, t.Name) {
+			return t.Name
 		}
 	}
+	return ""
+}
+
+// checkShapes checks the input [batch, time, vocab] and the output [batch, vocab].
+func (g *Generator) checkShapes(Options) error {
+	m, sig := g.m, g.m.Signature()
 	in, ok := sig.Input(g.input)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s has no input %q", model.ErrBadModel, m.Path(), g.input)
+		return fmt.Errorf("%w: %s has no input %q", model.ErrBadModel, m.Path(), g.input)
 	}
 	out, ok := sig.Output(g.output)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
+		return fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
 	}
+	V := g.vocab.Size()
 	if in.Type != model.Float32 || len(in.Shape) != 3 {
-		return nil, fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
+		return fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
 	}
-	if v := in.Shape[2]; v >= 0 && v != int64(g.vocab.Size()) {
-		return nil, fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, g.vocab.Size())
+	if v := in.Shape[2]; v >= 0 && v != int64(V) {
+		return fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, V)
 	}
-	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(g.vocab.Size())) {
-		return nil, fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, g.vocab.Size())
+	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(V)) {
+		return fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, V)
 	}
+	g.static = in.Shape[1] >= 0
+	return nil
+}
+
+// stateShapesFromSignature checks each state pair and fixes its shape with a
+// batch of 1 (a dynamic width takes the metadata's state_size).
+func (g *Generator) stateShapesFromSignature(Options) error {
+	m, sig, md := g.m, g.m.Signature(), g.m.Metadata()
 	for i, name := range g.stateIn {
 		t, ok := sig.Input(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: %s: metadata names state input %q, the model has none", model.ErrBadModel, m.Path(), name)
+			return fmt.Errorf("%w: %s: metadata names state input %q, the model has none", model.ErrBadModel, m.Path(), name)
 		}
 		if _, ok := sig.Output(g.stateOut[i]); !ok {
-			return nil, fmt.Errorf("%w: %s: metadata names state output %q, the model has none", model.ErrBadModel, m.Path(), g.stateOut[i])
+			return fmt.Errorf("%w: %s: metadata names state output %q, the model has none", model.ErrBadModel, m.Path(), g.stateOut[i])
 		}
 		shape := append(model.Shape{}, t.Shape...)
 		for d := range shape {
@@ -169,21 +195,25 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 				shape[d] = 1
 			} else if shape[d] < 0 {
 				if md.StateSize <= 0 {
-					return nil, fmt.Errorf("%w: %s: state input %s has a dynamic width and no state_size in the metadata", model.ErrBadModel, m.Path(), t)
+					return fmt.Errorf("%w: %s: state input %s has a dynamic width and no state_size in the metadata", model.ErrBadModel, m.Path(), t)
 				}
 				shape[d] = int64(md.StateSize)
 			}
 		}
 		g.state = append(g.state, shape)
 	}
-	g.static = in.Shape[1] >= 0
-	g.window = opts.Window
-	if g.window == 0 {
-		g.window = md.WindowLength
-	}
+	return nil
+}
+
+// chooseMode settles the window and the mode: stateful when the model has
+// state and a dynamic time axis, else windowed.
+func (g *Generator) chooseMode(opts Options) error {
+	m := g.m
+	in, _ := m.Signature().Input(g.input)
+	g.window = cmp.Or(opts.Window, m.Metadata().WindowLength)
 	if g.static {
 		if g.window != 0 && g.window != int(in.Shape[1]) {
-			return nil, fmt.Errorf("%w: window %d, but %s takes exactly %d steps", ErrInvalidWindow, g.window, in, in.Shape[1])
+			return fmt.Errorf("%w: window %d, but %s takes exactly %d steps", ErrInvalidWindow, g.window, in, in.Shape[1])
 		}
 		g.window = int(in.Shape[1])
 	}
@@ -194,20 +224,15 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 			g.mode = ModeStateful
 		}
 	}
-	switch g.mode {
-	case ModeStateful:
-		if len(g.stateIn) == 0 {
-			return nil, fmt.Errorf("%w: %s has no state inputs and outputs; use windowed mode", ErrInvalidMode, m.Path())
-		}
-		if g.static {
-			return nil, fmt.Errorf("%w: %s takes exactly %d steps per call; use windowed mode", ErrInvalidMode, m.Path(), g.window)
-		}
-	case ModeWindowed:
-		if g.window <= 0 {
-			return nil, fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
-		}
+	switch {
+	case g.mode == ModeStateful && len(g.stateIn) == 0:
+		return fmt.Errorf("%w: %s has no state inputs and outputs; use windowed mode", ErrInvalidMode, m.Path())
+	case g.mode == ModeStateful && g.static:
+		return fmt.Errorf("%w: %s takes exactly %d steps per call; use windowed mode", ErrInvalidMode, m.Path(), g.window)
+	case g.mode == ModeWindowed && g.window <= 0:
+		return fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
 	}
-	return g, nil
+	return nil
 }
 
 // Errors about a Generator's configuration.
