@@ -27,7 +27,7 @@ func init() { subcommands = append(subcommands, (*app).serveCmd) }
 func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Serve the configured models over HTTP (generate, classify, metrics, health)",
+		Short: "Serve the configured models over HTTP (generate, classify, score, metrics, health)",
 		Long: `serve loads every model the config file lists and serves them over HTTP:
 
   rnnrun serve --config configs/rnnrun.yaml
@@ -35,6 +35,7 @@ func (a *app) serveCmd() *cobra.Command {
   GET  /v1/models                 the models, their versions, status and last error
   POST /v1/models/{name}/generate text generation (JSON; "stream": true for Server-Sent Events)
   POST /v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
+  POST /v1/models/{name}/score    the loss of a text (JSON; "stream": true for progress events)
   GET  /healthz  /readyz  /metrics
 
 The config file (YAML, TOML or JSON) has a server: section and a models: list;

@@ -10,6 +10,10 @@
 // released. A broken config or model keeps the old version serving; the error
 // shows in Status and in the metrics.
 //
+// The registry knows no task by name: each registered Task (RegisterTask)
+// that serves a model's kind prepares an Instance for every version it loads,
+// smoke check included, and a Lease hands out those instances by task name.
+//
 // In the style of ollama's scheduler: the registry holds one reference on each
 // current version; each Lease holds another; the version is closed when the
 // count reaches zero.
