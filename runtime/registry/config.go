@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,33 +61,15 @@ type ModelConfig struct {
 	Concurrency int `mapstructure:"concurrency" json:"concurrency"`
 	// Task, when set, must match the task the model's metadata declares.
 	Task string `mapstructure:"task" json:"task,omitempty"`
-	// Mode is the text generation mode: auto, stateful or windowed.
-	Mode string `mapstructure:"mode" json:"mode,omitempty"`
-	// Window overrides the window length of windowed generation.
-	Window int `mapstructure:"window" json:"window,omitempty"`
-	// Defaults are the sampling values used when a request leaves them out.
-	Defaults Defaults `mapstructure:"defaults" json:"defaults"`
+	// Settings are every other key of the model's entry: the tasks' own
+	// (mode, window and defaults for a text model). Each task reads the keys
+	// it lists in Task.Settings, with DecodeSettings; a key no registered
+	// task reads is a config error.
+	Settings map[string]any `mapstructure:",remain" json:"settings,omitempty"`
 }
 
-// Defaults are a model's default generation values.
-type Defaults struct {
-	MaxLength int `mapstructure:"max-length" json:"max_length"`
-	// Temperature is a pointer so that an explicit 0 (greedy) differs from
-	// unset (DefaultTemperature).
-	Temperature *float64 `mapstructure:"temperature" json:"temperature"`
-	TopK        int      `mapstructure:"top-k" json:"top_k"`
-	// TopP is a pointer so that an explicit 0 (refused) differs from unset (1).
-	TopP *float64 `mapstructure:"top-p" json:"top_p"`
-	Stop []string `mapstructure:"stop" json:"stop,omitempty"`
-}
-
-// Default values of a model's settings.
-const (
-	DefaultConcurrency    = 4
-	DefaultTemperature    = 1.0
-	DefaultTopP           = 1.0
-	DefaultGenerateLength = 200
-)
+// DefaultConcurrency is a model's concurrency when its config leaves it out.
+const DefaultConcurrency = 4
 
 // SetDefaults registers the registry's defaults in v (ort-lib and the
 // loading keys of the server: section), which also lets RNNRUN_SERVER_*
@@ -165,56 +148,103 @@ func EnvName(model string) string {
 	return "RNNRUN_MODELS_" + strings.ToUpper(r.Replace(model)) + "_"
 }
 
-// applyModelEnv overrides a model's keys from RNNRUN_MODELS_<NAME>_<KEY>.
+// applyModelEnv overrides a model's keys from RNNRUN_MODELS_<NAME>_<KEY>:
+// its own keys and the settings keys of every registered task
+// (RNNRUN_MODELS_CHAR_DEFAULTS_TEMPERATURE for defaults.temperature).
 func applyModelEnv(m *ModelConfig) error {
 	if m.Name == "" {
 		return nil
 	}
 	prefix := EnvName(m.Name)
-	get := func(key string) (string, bool) {
-		return os.LookupEnv(prefix + strings.ToUpper(strings.NewReplacer("-", "_").Replace(key)))
+	get := func(key string) (string, string, bool) {
+		name := prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+		v, ok := os.LookupEnv(name)
+		return name, v, ok
 	}
 	var errs []error
 	str := func(key string, dst *string) {
-		if s, ok := get(key); ok {
+		if _, s, ok := get(key); ok {
 			*dst = s
 		}
 	}
 	num := func(key string, dst *int) {
-		if s, ok := get(key); ok {
+		if name, s, ok := get(key); ok {
 			n, err := strconv.Atoi(s)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s%s=%q is not an integer", ErrBadConfig, prefix, strings.ToUpper(strings.ReplaceAll(key, "-", "_")), s))
+				errs = append(errs, fmt.Errorf("%w: %s=%q is not an integer", ErrBadConfig, name, s))
 				return
 			}
 			*dst = n
 		}
 	}
-	flt := func(key string, dst **float64) { // pointers: set differs from unset
-		if s, ok := get(key); ok {
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s%s=%q is not a number", ErrBadConfig, prefix, strings.ToUpper(strings.ReplaceAll(key, "-", "_")), s))
-				return
-			}
-			*dst = &f
-		}
-	}
 	str("path", &m.Path)
 	str("backend", &m.Backend)
 	str("task", &m.Task)
-	str("mode", &m.Mode)
 	num("threads", &m.Threads)
 	num("concurrency", &m.Concurrency)
-	num("window", &m.Window)
-	num("defaults-max-length", &m.Defaults.MaxLength)
-	flt("defaults-temperature", &m.Defaults.Temperature)
-	num("defaults-top-k", &m.Defaults.TopK)
-	flt("defaults-top-p", &m.Defaults.TopP)
-	if s, ok := get("defaults-stop"); ok {
-		m.Defaults.Stop = strings.Split(s, ",")
+	for _, key := range settingsKeys(RegisteredTasks()) {
+		if _, s, ok := get(key); ok {
+			m.Settings = setPath(m.Settings, strings.Split(key, "."), s) // typed by the task's decoding
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// settingsKeys lists every settings key the tasks read, without repeats.
+func settingsKeys(ts []Task) []string {
+	var keys []string
+	for _, t := range ts {
+		for _, k := range t.Settings() {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// setPath sets m[path[0]][path[1]]... = v, making the maps it needs.
+func setPath(m map[string]any, path []string, v any) map[string]any {
+	if m == nil {
+		m = map[string]any{}
+	}
+	if len(path) == 1 {
+		m[path[0]] = v
+		return m
+	}
+	sub, _ := m[path[0]].(map[string]any)
+	m[path[0]] = setPath(sub, path[1:], v)
+	return m
+}
+
+// leafKeys lists the dotted paths of a settings map's values.
+func leafKeys(m map[string]any, prefix string) []string {
+	var keys []string
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			keys = append(keys, leafKeys(sub, prefix+k+".")...)
+			continue
+		}
+		keys = append(keys, prefix+k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// DecodeSettings decodes a model's settings into dst (a pointer to the
+// task's settings struct, with mapstructure tags), reading numbers and
+// lists given as strings (the environment's) as the config file's.
+func DecodeSettings(mc ModelConfig, dst any) error {
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		DecodeHook: DecodeHook(), WeaklyTypedInput: true, Result: dst,
+	})
+	if err == nil {
+		err = dec.Decode(mc.Settings)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: model %q: %v", ErrBadConfig, mc.Name, err)
+	}
+	return nil
 }
 
 // fill applies the defaults Decode's viper may not have had and resolves paths.
@@ -232,17 +262,6 @@ func (c *Config) fill(base string) {
 func (m *ModelConfig) fill() {
 	if m.Concurrency == 0 {
 		m.Concurrency = DefaultConcurrency
-	}
-	if m.Defaults.MaxLength == 0 {
-		m.Defaults.MaxLength = DefaultGenerateLength
-	}
-	if m.Defaults.TopP == nil {
-		p := DefaultTopP
-		m.Defaults.TopP = &p
-	}
-	if m.Defaults.Temperature == nil {
-		t := DefaultTemperature
-		m.Defaults.Temperature = &t
 	}
 }
 

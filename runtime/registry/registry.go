@@ -84,7 +84,6 @@ type ModelStatus struct {
 	Signature   *model.Signature `json:"signature,omitempty"`
 	Concurrency int              `json:"concurrency"`
 	InFlight    int              `json:"in_flight"`
-	Defaults    Defaults         `json:"defaults"`
 	Loads       int              `json:"loads"`
 	Failures    int              `json:"failed_loads"`
 	LastError   string           `json:"last_error,omitempty"`
@@ -490,7 +489,7 @@ func (r *Registry) Status() []ModelStatus {
 		s := r.slots[name]
 		st := ModelStatus{
 			Name: name, Path: s.cfg.Path, Backend: model.BackendName(s.cfg.Backend), Task: s.cfg.Task, Status: s.state,
-			Concurrency: s.cfg.Concurrency, Defaults: s.cfg.Defaults, Loads: s.loads, Failures: s.failures,
+			Concurrency: s.cfg.Concurrency, Loads: s.loads, Failures: s.failures,
 			LastError: s.lastErr,
 		}
 		if !s.lastErrAt.IsZero() {
@@ -503,7 +502,6 @@ func (r *Registry) Status() []ModelStatus {
 			st.Backend, st.Task = e.m.BackendName(), e.kind
 			st.Path = e.version.Path
 			st.Concurrency, st.InFlight = cap(e.sem), len(e.sem)
-			st.Defaults = e.cfg.Defaults
 			st.Tasks, st.Details = e.status()
 		}
 		out = append(out, st)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
@@ -20,6 +21,10 @@ type Task interface {
 	// Serves reports whether models of this kind (the task a model's metadata
 	// declares, else the config's task key; "" when neither says) get this task.
 	Serves(kind string) bool
+	// Settings lists the settings keys the task reads from a model's entry,
+	// dotted for nested ones ("mode", "defaults.temperature"); they can be
+	// overridden by RNNRUN_MODELS_<NAME>_<KEY>.
+	Settings() []string
 	// CheckConfig validates the task's settings of a model's configuration.
 	CheckConfig(mc ModelConfig) error
 	// Load prepares the task for one loaded version of a model and runs its
@@ -83,7 +88,13 @@ func knownKind(ts []Task, kind string) bool {
 
 // checkTasks validates each model's task settings with every task that serves its kind.
 func checkTasks(ts []Task, cfg Config) error {
+	known := settingsKeys(ts)
 	for _, mc := range cfg.Models {
+		for _, k := range leafKeys(mc.Settings, "") {
+			if !slices.Contains(known, k) {
+				return fmt.Errorf("%w: model %q: unknown key %q (the tasks read: %s)", ErrBadConfig, mc.Name, k, strings.Join(known, ", "))
+			}
+		}
 		if mc.Task != "" && !knownKind(ts, mc.Task) {
 			return fmt.Errorf("%w: model %q: task %q: no registered task serves it (registered: %s)", ErrBadConfig, mc.Name, mc.Task, taskNames(ts))
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
 	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // every task's routes
 )
 
@@ -92,10 +93,10 @@ func fakeEnv(t *testing.T, o envOptions) *env {
 	temp0 := 0.0
 	cfg := registry.Config{Models: []registry.ModelConfig{
 		{Name: "text", Path: filepath.Join(dir, "text.json"), Backend: registrytest.Backend, Concurrency: 8,
-			Defaults: registry.Defaults{MaxLength: 5, Temperature: &temp0}},
+			Settings: generate.Settings{Defaults: generate.Defaults{MaxLength: 5, Temperature: &temp0}}.Map()},
 		{Name: "image", Path: filepath.Join(dir, "image.json"), Backend: registrytest.Backend, Concurrency: 8},
 		{Name: "slow", Path: filepath.Join(dir, "slow.json"), Backend: registrytest.Backend, Concurrency: 1,
-			Defaults: registry.Defaults{MaxLength: 5, Temperature: &temp0}},
+			Settings: generate.Settings{Defaults: generate.Defaults{MaxLength: 5, Temperature: &temp0}}.Map()},
 	}}
 	e := newEnv(t, cfg, o)
 	e.dir = dir

@@ -26,7 +26,7 @@ func shippedEnv(t *testing.T) *env {
 		{Name: "mnist-tf", Path: shipped(t, "mnist_tf.onnx"), Concurrency: 4},
 	}}
 	for i := range cfg.Models {
-		cfg.Models[i].Defaults.MaxLength = 50
+		cfg.Models[i].Settings = generate.Settings{Defaults: generate.Defaults{MaxLength: 50}}.Map()
 	}
 	return newEnv(t, cfg, envOptions{})
 }

@@ -31,6 +31,9 @@ func (Task) Name() string { return Name }
 // Serves image-classification models.
 func (Task) Serves(kind string) bool { return kind == model.TaskImageClassification }
 
+// Settings: the classifier reads no settings.
+func (Task) Settings() []string { return nil }
+
 // CheckConfig has nothing to check: the classifier takes everything from the model.
 func (Task) CheckConfig(registry.ModelConfig) error { return nil }
 

@@ -64,46 +64,40 @@ func (*Task) Serves(kind string) bool { return kind == "" || kind == model.TaskT
 
 // CheckConfig checks the generation settings: mode, window and the sampling defaults.
 func (*Task) CheckConfig(mc registry.ModelConfig) error {
-	if _, err := textgen.ParseMode(mc.Mode); err != nil {
+	s, err := SettingsOf(mc)
+	if err != nil {
 		return err
 	}
-	if mc.Window < 0 {
-		return fmt.Errorf("window %d must not be negative", mc.Window)
+	if _, err := textgen.ParseMode(s.Mode); err != nil {
+		return err
 	}
-	if err := Defaults(mc.Defaults).Validate(); err != nil {
+	if s.Window < 0 {
+		return fmt.Errorf("window %d must not be negative", s.Window)
+	}
+	if err := s.Defaults.request().Validate(); err != nil {
 		return fmt.Errorf("defaults: %w", err)
 	}
 	return nil
 }
 
-// Defaults is the request a model's configured defaults make (TopP and
-// Temperature nil take registry.DefaultTopP and registry.DefaultTemperature).
-func Defaults(d registry.Defaults) textgen.Request {
-	req := textgen.Request{MaxLength: d.MaxLength, Stop: d.Stop}
-	req.Sampling = textgen.Params{Temperature: registry.DefaultTemperature, TopK: d.TopK, TopP: registry.DefaultTopP}
-	if d.Temperature != nil {
-		req.Sampling.Temperature = *d.Temperature
-	}
-	if d.TopP != nil {
-		req.Sampling.TopP = *d.TopP
-	}
-	return req
-}
-
 // Load prepares the Generator (and the engine) and generates two characters.
 func (t *Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig) (registry.Instance, error) {
-	mode, err := textgen.ParseMode(mc.Mode)
+	s, err := SettingsOf(mc)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := textgen.ParseMode(s.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
 	}
-	g, err := textgen.New(m, textgen.Options{Mode: mode, Window: mc.Window})
+	g, err := textgen.New(m, textgen.Options{Mode: mode, Window: s.Window})
 	if err != nil {
 		return nil, err
 	}
 	if _, _, err := g.Text(ctx, textgen.Request{Prompt: SmokePrompt(g.Vocab()), MaxLength: 2}); err != nil {
 		return nil, fmt.Errorf("%w: smoke generation: %v", registry.ErrCheck, err)
 	}
-	in := &Instance{gen: g, engine: g}
+	in := &Instance{gen: g, engine: g, defaults: s.Defaults}
 	if t.opts.Engine != nil {
 		if in.engine, err = t.opts.Engine(mc.Name, g); err != nil {
 			return nil, fmt.Errorf("text engine: %w", err)
@@ -124,19 +118,23 @@ func SmokePrompt(v *textgen.Vocab) string {
 
 // Instance is the task prepared for one model version.
 type Instance struct {
-	gen    *textgen.Generator
-	engine Engine
+	gen      *textgen.Generator
+	engine   Engine
+	defaults Defaults
 }
 
 // Generator is the model's Generator.
 func (in *Instance) Generator() *textgen.Generator { return in.gen }
+
+// Defaults are the model's configured defaults.
+func (in *Instance) Defaults() Defaults { return in.defaults }
 
 // Engine is what generates requests: the Generator, or what Options.Engine made.
 func (in *Instance) Engine() Engine { return in.engine }
 
 // Status reports the mode and the vocabulary.
 func (in *Instance) Status() map[string]any {
-	return map[string]any{"mode": in.gen.Mode().String(), "vocab": VocabStrings(in.gen.Vocab())}
+	return map[string]any{"mode": in.gen.Mode().String(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
 }
 
 // VocabStrings lists a vocabulary's characters in index order.

@@ -69,7 +69,7 @@ func readBody(c *task.Call) (Request, error) {
 }
 
 func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, body Request) error {
-	req := body.request(lease.Config().Defaults)
+	req := body.request(in.Defaults())
 	if err := checkRequest(req, c.Limits); err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func checkBody(b Request, lim task.Limits) error {
 	if b.MaxLength != nil && *b.MaxLength <= 0 {
 		return &textgen.ParamError{Name: "max_length", Value: *b.MaxLength, Rule: "must be positive"}
 	}
-	return checkRequest(b.request(registry.Defaults{}), lim)
+	return checkRequest(b.request(Defaults{}), lim)
 }
 
 // checkRequest applies textgen's one rule and the server's limits.
@@ -113,8 +113,8 @@ func checkRequest(req textgen.Request, lim task.Limits) error {
 }
 
 // request fills what the body leaves out from the model's defaults.
-func (b Request) request(d registry.Defaults) textgen.Request {
-	req := Defaults(d)
+func (b Request) request(d Defaults) textgen.Request {
+	req := d.request()
 	req.Prompt = b.Prompt
 	if b.MaxLength != nil {
 		req.MaxLength = *b.MaxLength

@@ -23,20 +23,41 @@ func (Task) Name() string { return Name }
 // Serves the models text generation serves: character models.
 func (Task) Serves(kind string) bool { return kind == "" || kind == model.TaskTextGeneration }
 
-// CheckConfig checks the mode and window keys it shares with generation.
+// Settings are the mode (what auto means) and window keys it shares with generation.
+func (Task) Settings() []string { return []string{"mode", "window"} }
+
+// settings are the keys scoring reads.
+type settings struct {
+	Mode   string `mapstructure:"mode"`
+	Window int    `mapstructure:"window"`
+}
+
+func options(mc registry.ModelConfig) (textgen.Options, error) {
+	var s settings
+	if err := registry.DecodeSettings(mc, &s); err != nil {
+		return textgen.Options{}, err
+	}
+	mode, err := textgen.ParseMode(s.Mode)
+	if err != nil {
+		return textgen.Options{}, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
+	}
+	return textgen.Options{Mode: mode, Window: s.Window}, nil
+}
+
+// CheckConfig checks the mode key.
 func (Task) CheckConfig(mc registry.ModelConfig) error {
-	_, err := textgen.ParseMode(mc.Mode)
+	_, err := options(mc)
 	return err
 }
 
 // Load prepares a Scorer (the config's mode is what auto means) and scores
 // a short text in every mode the model allows.
 func (Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig) (registry.Instance, error) {
-	mode, err := textgen.ParseMode(mc.Mode)
+	opts, err := options(mc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
+		return nil, err
 	}
-	s, err := NewScorer(m, textgen.Options{Mode: mode, Window: mc.Window})
+	s, err := NewScorer(m, opts)
 	if err != nil {
 		return nil, err
 	}
