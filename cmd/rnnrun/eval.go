@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
@@ -36,7 +37,7 @@ records; if it does not, eval says so and exits with status 1.`,
 	}
 	fs := cmd.Flags()
 	addModelFlags(fs)
-	addVisionFlags(fs)
+	classify.AddFlags(fs)
 	fs.String("data", "", "folder with the MNIST test idx files (default: the GoMNIST Go module)")
 	fs.Int("limit", 0, "evaluate only the first N images (0: all)")
 	fs.Bool("json", false, "print JSON (accuracy, correct, total, images_per_second, per_class, confusion, keras_*)")
@@ -74,7 +75,7 @@ func (a *app) eval(cmd *cobra.Command, _ []string) error {
 	if limit < 0 {
 		return usagef("--limit must not be negative, got %d", limit)
 	}
-	opts, err := visionOptions(v, 1)
+	opts, err := classify.Options(v, 1)
 	if err != nil {
 		return err
 	}

@@ -93,3 +93,8 @@ func MapError(err error) (int, string, bool) {
 	}
 	return 0, "", false
 }
+
+var (
+	_ task.HTTP      = Task{}
+	_ task.Commander = Task{}
+)

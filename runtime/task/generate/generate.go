@@ -178,3 +178,8 @@ func MapError(err error) (int, string, bool) {
 	}
 	return 0, "", false
 }
+
+var (
+	_ task.HTTP      = (*Task)(nil)
+	_ task.Commander = (*Task)(nil)
+)

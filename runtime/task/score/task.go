@@ -99,5 +99,7 @@ func MapError(err error) (int, string, bool) {
 	return 0, "", false
 }
 
-var _ task.HTTP = Task{}
-var _ task.Commander = Task{}
+var (
+	_ task.HTTP      = Task{}
+	_ task.Commander = Task{}
+)
