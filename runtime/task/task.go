@@ -16,6 +16,7 @@ package task
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -113,3 +114,6 @@ func WithModel(ctx context.Context, cli CLI, v *viper.Viper, f func(*model.Model
 	defer m.Close()
 	return f(m)
 }
+
+// Usagef makes a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{Err: fmt.Errorf(format, args...)} }

@@ -59,10 +59,10 @@ func AddFlags(fs *pflag.FlagSet) {
 func Options(v *viper.Viper, topK int) (vision.Options, error) {
 	batch, workers, threads := v.GetInt("batch-size"), v.GetInt("workers"), v.GetInt("threads")
 	if batch < 1 {
-		return vision.Options{}, usagef("--batch-size must be at least 1, got %d", batch)
+		return vision.Options{}, task.Usagef("--batch-size must be at least 1, got %d", batch)
 	}
 	if workers < 0 {
-		return vision.Options{}, usagef("--workers must not be negative, got %d", workers)
+		return vision.Options{}, task.Usagef("--workers must not be negative, got %d", workers)
 	}
 	if workers == 0 {
 		workers = max(1, runtime.GOMAXPROCS(0)/max(1, threads))
@@ -98,10 +98,6 @@ type classifyJSON struct {
 	Probs []float32      `json:"probs,omitempty"`
 }
 
-func usagef(format string, args ...any) error {
-	return task.UsageError{Err: fmt.Errorf(format, args...)}
-}
-
 func run(cli task.CLI, cmd *cobra.Command, files []string) error {
 	v, err := cli.Config(cmd)
 	if err != nil {
@@ -109,10 +105,10 @@ func run(cli task.CLI, cmd *cobra.Command, files []string) error {
 	}
 	topK, maxPixels := v.GetInt("top-k"), v.GetInt("max-pixels")
 	if topK < 1 {
-		return usagef("--top-k must be at least 1, got %d", topK)
+		return task.Usagef("--top-k must be at least 1, got %d", topK)
 	}
 	if maxPixels < 1 {
-		return usagef("--max-pixels must be at least 1, got %d", maxPixels)
+		return task.Usagef("--max-pixels must be at least 1, got %d", maxPixels)
 	}
 	opts, err := Options(v, topK)
 	if err != nil {

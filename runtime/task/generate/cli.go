@@ -49,10 +49,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.StringArray("stop", nil, "stop when the text ends with this string (repeatable; taken as is, commas included)")
 }
 
-func usagef(format string, args ...any) error {
-	return task.UsageError{Err: fmt.Errorf(format, args...)}
-}
-
 // flagError turns a textgen.ParamError into a usage error naming the flag.
 func flagError(err error) error {
 	var pe *textgen.ParamError
@@ -63,7 +59,7 @@ func flagError(err error) error {
 	if flag == "" {
 		flag = pe.Name
 	}
-	return usagef("--%s %v: %s", flag, pe.Value, pe.Rule)
+	return task.Usagef("--%s %v: %s", flag, pe.Value, pe.Rule)
 }
 
 // parseTemps reads one temperature or a comma-separated list.
@@ -76,7 +72,7 @@ func parseTemps(v *viper.Viper) ([]float64, error) {
 	for _, f := range strings.Split(raw, ",") {
 		t, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil || (textgen.Params{Temperature: t, TopP: 1}).Validate() != nil {
-			return nil, usagef("--temp %q: each temperature must be a number >= 0 (0 is greedy)", raw)
+			return nil, task.Usagef("--temp %q: each temperature must be a number >= 0 (0 is greedy)", raw)
 		}
 		temps = append(temps, t)
 	}
@@ -88,7 +84,7 @@ func request(v *viper.Viper) (textgen.Request, error) {
 	req := textgen.Request{Prompt: v.GetString("prompt"), MaxLength: v.GetInt("length"), Stop: v.GetStringSlice("stop"),
 		Sampling: textgen.Params{TopK: v.GetInt("top-k"), TopP: v.GetFloat64("top-p")}}
 	if req.MaxLength <= 0 {
-		return req, usagef("--length %d: must be > 0", req.MaxLength)
+		return req, task.Usagef("--length %d: must be > 0", req.MaxLength)
 	}
 	if err := req.Validate(); err != nil {
 		return req, flagError(err)
@@ -96,7 +92,7 @@ func request(v *viper.Viper) (textgen.Request, error) {
 	seed := v.GetInt64("seed")
 	switch {
 	case seed < -1:
-		return req, usagef("--seed %d: must be >= 0, or -1 for a random seed", seed)
+		return req, task.Usagef("--seed %d: must be >= 0, or -1 for a random seed", seed)
 	case seed == -1:
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -119,7 +115,7 @@ func options(v *viper.Viper) (textgen.Options, error) {
 	}
 	opts := textgen.Options{Mode: mode, Window: v.GetInt("window"), Unknown: unknown}
 	if opts.Window < 0 {
-		return opts, usagef("--window %d: must be >= 0", opts.Window)
+		return opts, task.Usagef("--window %d: must be >= 0", opts.Window)
 	}
 	if path := v.GetString("vocab"); path != "" {
 		if opts.Vocab, err = textgen.LoadVocab(path, v.GetString("case")); err != nil {

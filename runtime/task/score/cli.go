@@ -64,7 +64,7 @@ func run(cli task.CLI, cmd *cobra.Command, file string) error {
 	}
 	window := v.GetInt("window")
 	if window < 0 {
-		return task.UsageError{Err: fmt.Errorf("--window %d: must be >= 0", window)}
+		return task.Usagef("--window %d: must be >= 0", window)
 	}
 	text, err := readText(file, cmd.InOrStdin())
 	if err != nil {
