@@ -126,31 +126,54 @@ func (s *Scorer) Score(ctx context.Context, req Request) (Result, error) {
 		return res, err
 	}
 	total := len(idx) - res.ContextChars
-	cur, err := g.Open(ctx, idx[:res.ContextChars])
-	if err != nil {
-		return res, err
-	}
-	defer cur.Close()
-	for t := res.ContextChars; t < len(idx); t++ {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		lp, err := logProb(cur.Next(), idx[t], g.Logits())
+	add := func(t int, dist []float32) error {
+		lp, err := logProb(dist, idx[t], g.Logits())
 		if err != nil {
-			return res, fmt.Errorf("%s, character %d: %w", g.Model().Path(), t, err)
+			return fmt.Errorf("%s, character %d: %w", g.Model().Path(), t, err)
 		}
 		res.TotalNats -= lp
 		res.Chars++
 		if req.Progress != nil && (res.Chars%ProgressEvery == 0 || res.Chars == total) {
 			req.Progress(res.Chars, total)
 		}
+		return nil
+	}
+	if g.Mode() == textgen.ModeWindowed {
+		err = g.Windows(ctx, idx, WindowBatch, add)
+	} else {
+		err = carry(ctx, g, idx, add)
+	}
+	if err != nil {
+		return res, err
+	}
+	return res.finish(start), nil
+}
+
+// WindowBatch is how many windows windowed scoring runs per model call.
+const WindowBatch = 64
+
+// carry feeds the text one character at a time, carrying the state from the
+// first character, and hands f the distribution over each next one.
+func carry(ctx context.Context, g *textgen.Generator, idx []int, f func(t int, dist []float32) error) error {
+	cur, err := g.Open(ctx, idx[:1])
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	for t := 1; t < len(idx); t++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := f(t, cur.Next()); err != nil {
+			return err
+		}
 		if t+1 < len(idx) {
 			if err := cur.Feed(ctx, idx[t]); err != nil {
-				return res, err
+				return err
 			}
 		}
 	}
-	return res.finish(start), nil
+	return nil
 }
 
 func (s *Scorer) generator(mode textgen.Mode) (*textgen.Generator, error) {
