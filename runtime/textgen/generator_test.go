@@ -265,3 +265,31 @@ func TestBatcherStreamsEndApart(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Windows hands every position after the first window its distribution,
+// batched, in order.
+func TestWindowsOnFake(t *testing.T) {
+	g := generator(t, fake(t, registrytest.Text("windows")), textgen.ModeAuto)
+	text, err := g.Vocab().Encode("abcdefghabc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	err = g.Windows(context.Background(), text, 3, func(pos int, dist []float32) error {
+		seen = append(seen, pos)
+		if want := (text[pos-1] + 1) % g.Vocab().Size(); dist[want] != 1 {
+			t.Errorf("position %d: distribution %v, want all mass on %d", pos, dist, want)
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(seen) != "[4 5 6 7 8 9 10]" {
+		t.Fatalf("positions %v, err %v", seen, err)
+	}
+	if err := g.Windows(context.Background(), text[:4], 3, nil); !errors.Is(err, textgen.ErrInvalidWindow) {
+		t.Fatalf("no full window: %v", err)
+	}
+	s := generator(t, fake(t, registrytest.StatefulText("windows")), textgen.ModeStateful)
+	if err := s.Windows(context.Background(), text, 3, nil); !errors.Is(err, textgen.ErrInvalidMode) {
+		t.Fatalf("stateful generator: %v", err)
+	}
+}
