@@ -117,3 +117,13 @@ func WithModel(ctx context.Context, cli CLI, v *viper.Viper, f func(*model.Model
 
 // Usagef makes a UsageError.
 func Usagef(format string, args ...any) error { return UsageError{Err: fmt.Errorf(format, args...)} }
+
+// Post is the Handlers of a task with one POST route named after it and
+// one counter by model (the common case: generate, classify, score).
+func Post(path string, handle func(*Call), counter *prometheus.CounterVec, mapError func(error) (int, string, bool)) Handlers {
+	return Handlers{
+		Routes:     []Route{{Method: "POST", Path: path, Handle: handle}},
+		Collectors: []prometheus.Collector{counter},
+		MapError:   mapError,
+	}
+}

@@ -73,11 +73,7 @@ type handler struct {
 // NewHTTP implements task.HTTP.
 func (Task) NewHTTP() task.Handlers {
 	h := &handler{images: task.ModelCounter("rnnrun_images_classified_total", "Images classified, by model.")}
-	return task.Handlers{
-		Routes:     []task.Route{{Method: http.MethodPost, Path: Name, Handle: h.classify}},
-		Collectors: []prometheus.Collector{h.images},
-		MapError:   MapError,
-	}
+	return task.Post(Name, h.classify, h.images, MapError)
 }
 
 // MapError maps image errors to HTTP statuses and codes.

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"unicode"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
@@ -157,11 +155,7 @@ func (in *Instance) Close() error {
 // NewHTTP implements task.HTTP.
 func (t *Task) NewHTTP() task.Handlers {
 	h := &handler{chars: task.ModelCounter("rnnrun_generated_characters_total", "Characters generated, by model.")}
-	return task.Handlers{
-		Routes:     []task.Route{{Method: http.MethodPost, Path: Name, Handle: h.generate}},
-		Collectors: []prometheus.Collector{h.chars},
-		MapError:   MapError,
-	}
+	return task.Post(Name, h.generate, h.chars, MapError)
 }
 
 // MapError maps text errors to HTTP statuses and codes.

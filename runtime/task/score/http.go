@@ -35,11 +35,7 @@ type ProgressEvent struct {
 // NewHTTP implements task.HTTP.
 func (Task) NewHTTP() task.Handlers {
 	h := &handler{chars: task.ModelCounter("rnnrun_scored_characters_total", "Characters scored, by model.")}
-	return task.Handlers{
-		Routes:     []task.Route{{Method: http.MethodPost, Path: Name, Handle: h.score}},
-		Collectors: []prometheus.Collector{h.chars},
-		MapError:   MapError,
-	}
+	return task.Post(Name, h.score, h.chars, MapError)
 }
 
 type handler struct{ chars *prometheus.CounterVec }
