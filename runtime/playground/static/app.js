@@ -46,26 +46,32 @@ function basename(p) {
   return (p || "").split("/").filter(Boolean).pop() || "";
 }
 
+function clock(d) {
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
 function renderModels(list) {
-  const rows = list.models.map((m) => {
+  const cols = ["model", "status", "backend", "version", "file", "loaded"];
+  const rows = list.models.flatMap((m) => {
     const v = m.version || {};
     const status = el("span", { class: "badge " + m.status }, m.status);
     const version = v.sha256 ? el("code", { title: v.sha256 }, v.sha256.slice(0, 12)) : "–";
     const file = el("span", { class: "path", title: v.path || m.path }, basename(v.path || m.path));
-    const loaded = v.loaded_at ? new Date(v.loaded_at).toLocaleTimeString() : "–";
-    const err = m.last_error ? el("span", { class: "last-error" }, m.last_error) : "";
-    return el("tr", { "data-model": m.name },
-      el("th", { scope: "row" }, m.name),
+    const loaded = v.loaded_at ? clock(new Date(v.loaded_at)) : "–";
+    const row = el("tr", { "data-model": m.name },
+      el("th", { scope: "row" }, m.name, el("small", {}, m.task || "")),
       el("td", { "data-col": "status" }, status),
-      el("td", { "data-col": "task" }, m.task || "–"),
       el("td", { "data-col": "backend" }, m.backend || "–"),
       el("td", { "data-col": "version" }, version),
       el("td", { "data-col": "file" }, file),
-      el("td", { "data-col": "loaded" }, loaded, el("small", {}, ` (${m.loads} load${m.loads === 1 ? "" : "s"})`)),
-      el("td", { "data-col": "error" }, err));
+      el("td", { "data-col": "loaded" }, loaded, el("small", {}, `${m.loads} load${m.loads === 1 ? "" : "s"}`)));
+    if (!m.last_error) return [row];
+    const when = m.last_error_at ? ` (${clock(new Date(m.last_error_at))})` : "";
+    const what = m.status === "ready" ? "reload failed, the version above still serves" : "load failed";
+    return [row, el("tr", { class: "error-row", "data-error-of": m.name },
+      el("td", { colspan: String(cols.length), class: "last-error" }, `${what}${when}: ${m.last_error}`))];
   });
-  const head = el("tr", {}, ...["model", "status", "task", "backend", "version", "file", "loaded", "last error"]
-    .map((h) => el("th", { scope: "col" }, h)));
+  const head = el("tr", {}, ...cols.map((h) => el("th", { scope: "col" }, h)));
   const table = el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows));
   $("models").replaceChildren(table);
   const c = list.config || {};
@@ -73,7 +79,7 @@ function renderModels(list) {
     ? `Config ${c.path}${c.last_error ? ": reload failed: " + c.last_error : ""}.`
     : "";
   $("config-status").classList.toggle("last-error", Boolean(c.last_error));
-  $("models-updated").textContent = `Refreshed ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s.`;
+  $("models-updated").textContent = `Refreshed ${clock(new Date())}, every ${POLL_MS / 1000} s.`;
 }
 
 // fillPicker lists the models of one task, keeping the current choice.
@@ -292,7 +298,7 @@ function showPrediction(p) {
       el("span", { class: "pct" }, ""))));
   p.probs.forEach((prob, i) => {
     const li = bars.children[i];
-    li.classList.toggle("top", i === p.index);
+    li.classList.toggle("best", i === p.index);
     li.querySelector(".bar > span").style.width = `${(prob * 100).toFixed(2)}%`;
     li.querySelector(".pct").textContent = `${(prob * 100).toFixed(1)}%`;
     li.setAttribute("aria-label", `${i}: ${(prob * 100).toFixed(1)} percent`);
