@@ -12,10 +12,13 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -46,7 +49,7 @@ type page struct {
 	ctx context.Context
 
 	mu     sync.Mutex
-	errors []string // uncaught exceptions and console.error calls of the page
+	errors []string // uncaught exceptions, console.error calls and browser errors (CSP, ...) of the page
 }
 
 func openPage(t *testing.T, url string) *page {
@@ -71,6 +74,9 @@ func openPage(t *testing.T, url string) *page {
 	if err := chromedp.Listen(ctx, p.record); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enabling the browser's log: %v", err)
+	}
 	p.do(chromedp.Navigate(url))
 	return p
 }
@@ -83,6 +89,13 @@ func (p *page) record(ev any) {
 		if ev.ExceptionDetails.Exception != nil {
 			msg += " " + ev.ExceptionDetails.Exception.Description
 		}
+	case *cdplog.EventEntryAdded:
+		// Error statuses of the API are expected (the test provokes some); a
+		// blocked load, a policy violation or a script error is not.
+		if ev.Entry.Level != cdplog.EntryLevelError || ev.Entry.Source == cdplog.EntrySourceNetwork {
+			return
+		}
+		msg = fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
 	case *runtime.EventConsoleAPICalled:
 		if ev.Type != runtime.ConsoleAPICalledTypeError {
 			return
@@ -285,6 +298,16 @@ func TestPlaygroundInChromium(t *testing.T) {
 		}
 		t.Logf("shown: %s", p.text(`#models tr[data-error-of="mnist"]`))
 	})
+	t.Run("server gone", func(t *testing.T) {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		if code := s.wait(30 * time.Second); code != 0 {
+			t.Fatalf("serve exited %d", code)
+		}
+		p.waitJS("the lost server in the models panel", `document.getElementById("models-error").textContent.startsWith("cannot reach the server")`, 10*time.Second)
+		p.click("generate")
+		p.waitJS("the lost server in the text panel", `document.getElementById("text-error").textContent.includes("cannot reach the server")`, 10*time.Second)
+		t.Logf("shown: %s", p.text("#models-error"))
+	})
 	p.noErrors()
 }
 
@@ -383,7 +406,12 @@ func digits(t *testing.T, p *page) {
 	p.waitJS("the upload error", `document.getElementById("digit-error").textContent.includes("415")`, 10*time.Second)
 	seven := filepath.Join(repoRoot(), "runtime", "vision", "testdata", "mnist", "t10k-00000.png")
 	p.do(chromedp.SetUploadFiles(chromedp.ID("file"), []string{seven}))
-	p.waitJS("the uploaded digit", `document.getElementById("digits-panel").dataset.label === "7"`, 10*time.Second)
+	// Stand-in models ($RNNRUN_EXPORT_DIR) answer, but not necessarily right.
+	want7 := `=== "7"`
+	if os.Getenv("RNNRUN_EXPORT_DIR") != "" {
+		want7 = `!== undefined`
+	}
+	p.waitJS("the uploaded digit", `document.getElementById("digits-panel").dataset.label `+want7, 10*time.Second)
 	if msg := p.text("#digit-error"); msg != "" {
 		t.Fatalf("error after a good upload: %q", msg)
 	}
@@ -397,7 +425,7 @@ func digits(t *testing.T, p *page) {
 	p.waitJS("a prediction", `document.getElementById("digits-panel").dataset.label !== undefined && document.querySelectorAll("#bars li").length === 10`, 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // the last, debounced request
 	label := eval[string](p, `document.getElementById("digits-panel").dataset.label`)
-	if label != "7" {
+	if label != "7" && os.Getenv("RNNRUN_EXPORT_DIR") == "" {
 		t.Fatalf("the drawn 7 was read as %s (%s)", label, p.text("#digit-prob"))
 	}
 	ink := eval[int](p, `(c => c.getContext("2d").getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 0 && v > 0).length)(document.getElementById("seen"))`)

@@ -34,6 +34,7 @@ async function send(path, init, query) {
     resp = await fetch(url(path, query), init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
+    if (err.name === "TimeoutError") throw new ApiError(0, "timeout", "no answer in time");
     throw new ApiError(0, "network", err.message || String(err));
   }
   if (!resp.ok) throw await errorOf(resp);
@@ -50,8 +51,8 @@ async function errorOf(resp) {
 }
 
 // listModels returns the body of GET /v1/models.
-export async function listModels(signal) {
-  const resp = await send(PATHS.models, { signal, cache: "no-store" });
+export async function listModels(timeoutMs = 5000) {
+  const resp = await send(PATHS.models, { signal: AbortSignal.timeout(timeoutMs), cache: "no-store" });
   return resp.json();
 }
 
