@@ -219,6 +219,12 @@ function setupText() {
   $("text-form").addEventListener("submit", startGeneration);
   $("stop").addEventListener("click", stopGeneration);
   $("temperature").addEventListener("input", showTemperature);
+  // Side by side, the three tutorial temperatures replace the slider's.
+  $("compare").addEventListener("change", () => {
+    const on = $("compare").checked;
+    $("temperature").disabled = on;
+    for (const b of document.querySelectorAll(".preset")) b.disabled = on;
+  });
   for (const b of document.querySelectorAll(".preset")) {
     b.addEventListener("click", () => setTemperature(b.dataset.temp));
   }
