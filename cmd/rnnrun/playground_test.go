@@ -180,7 +180,9 @@ func (p *page) stroke(id string, points [][2]float64) {
 	p.do(actions...)
 }
 
-func (p *page) screenshot(name string) {
+// screenshot saves the whole page as playground-NAME.png in the screenshot
+// folder and, with -update-screenshots, the committed ones (docs: true) in docs/.
+func (p *page) screenshot(name string, docs bool) {
 	p.t.Helper()
 	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -188,7 +190,7 @@ func (p *page) screenshot(name string) {
 	}
 	dir := cmp.Or(os.Getenv("RNNRUN_SCREENSHOT_DIR"), filepath.Join(os.TempDir(), "rnnrun-playground"))
 	dirs := []string{dir}
-	if *updateScreenshots || os.Getenv("RNNRUN_UPDATE_SCREENSHOTS") == "1" {
+	if docs && (*updateScreenshots || os.Getenv("RNNRUN_UPDATE_SCREENSHOTS") == "1") {
 		dirs = append(dirs, filepath.Join(repoRoot(), "docs"))
 	}
 	for _, d := range dirs {
@@ -307,6 +309,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 		p.click("generate")
 		p.waitJS("the lost server in the text panel", `document.getElementById("text-error").textContent.includes("cannot reach the server")`, 10*time.Second)
 		t.Logf("shown: %s", p.text("#models-error"))
+		p.screenshot("errors", false)
 	})
 	p.noErrors()
 }
@@ -315,13 +318,13 @@ func TestPlaygroundInChromium(t *testing.T) {
 // nothing is wider than a phone.
 func screenshots(t *testing.T, p *page) {
 	p.do(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
-	p.screenshot("desktop")
+	p.screenshot("desktop", true)
 	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	defer p.do(chromedp.EmulateViewport(1280, 900))
 	if w := eval[int](p, `window.innerWidth`); w != 390 {
 		t.Errorf("at phone width the page is %d px wide; too wide: %s", w, eval[string](p, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + "#" + e.id + "." + e.className).join(" ")`))
 	}
-	p.screenshot("phone")
+	p.screenshot("phone", true)
 }
 
 // streamAndStop types a prompt, watches the windowed model's text grow, stops

@@ -31,12 +31,14 @@ async function pollModels() {
   try {
     const list = await listModels();
     showError($("models-error"), null);
+    $("models").classList.remove("stale");
     renderModels(list);
     fillPicker($("text-model"), list.models, TASK_TEXT);
     fillPicker($("digit-model"), list.models, TASK_IMAGE);
     modelsLoaded = true;
   } catch (err) {
     showError($("models-error"), err);
+    $("models").classList.add("stale"); // the table shows the last answer
   } finally {
     setTimeout(pollModels, POLL_MS);
   }
