@@ -74,7 +74,7 @@ func assets(t *testing.T) map[string]string {
 }
 
 // Every file the page references is served; nothing points at another
-// host; the API's paths live in api.js alone.
+// host; the API's paths live in api.js alone and are relative.
 func TestAssetsSelfContained(t *testing.T) {
 	files := assets(t)
 	srv := httptest.NewServer(playground.Handler())
@@ -98,6 +98,10 @@ func TestAssetsSelfContained(t *testing.T) {
 		}
 		if name != "api.js" && strings.Contains(text, "v1/") {
 			t.Errorf("%s names an API path; they belong in api.js", name)
+		}
+		// Relative paths keep the page working when the API is mounted under a prefix.
+		if regexp.MustCompile("[\"'`(]/(v1|playground)/").MatchString(text) {
+			t.Errorf("%s uses an absolute path; the page must work under a prefix", name)
 		}
 	}
 }
