@@ -159,25 +159,51 @@ func jsString(s string) string {
 
 func (p *page) click(id string) { p.t.Helper(); p.do(chromedp.Click(chromedp.ID(id))) }
 
-// stroke drags the mouse with the left button held through points given in
-// fractions of the element's box, as a user drawing does.
-func (p *page) stroke(id string, points [][2]float64) {
+// stroke draws through points given in fractions of the element's box, as
+// a user does: with the mouse, its left button held, or with a finger.
+func (p *page) stroke(id string, touch bool, points [][2]float64) {
 	p.t.Helper()
 	p.do(chromedp.ScrollIntoView(chromedp.ID(id)))
 	box := eval[[]float64](p, fmt.Sprintf(`(r => [r.left, r.top, r.width, r.height])(document.getElementById(%q).getBoundingClientRect())`, id))
-	at := func(f [2]float64) (float64, float64) { return box[0] + f[0]*box[2], box[1] + f[1]*box[3] }
-	held := func(e *input.DispatchMouseEventParams) { e.Button, e.Buttons = input.MouseButtonLeft, 1 }
-	x, y := at(points[0])
-	actions := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(chromedp.MousePressed, x, y, held, chromedp.ClickCount(1))}
+	path := [][2]float64{points[0]}
 	for i := 1; i < len(points); i++ {
 		for s := 1; s <= 8; s++ {
 			f := float64(s) / 8
-			x, y = at([2]float64{points[i-1][0] + f*(points[i][0]-points[i-1][0]), points[i-1][1] + f*(points[i][1]-points[i-1][1])})
-			actions = append(actions, chromedp.MouseEvent(chromedp.MouseMoved, x, y, held))
+			path = append(path, [2]float64{points[i-1][0] + f*(points[i][0]-points[i-1][0]), points[i-1][1] + f*(points[i][1]-points[i-1][1])})
 		}
 	}
-	actions = append(actions, chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
-	p.do(actions...)
+	held := func(e *input.DispatchMouseEventParams) {
+		e.Button, e.Buttons, e.ClickCount = input.MouseButtonLeft, 1, 1
+	}
+	for i, pt := range path {
+		x, y := box[0]+pt[0]*box[2], box[1]+pt[1]*box[3]
+		var err error
+		switch {
+		case touch:
+			ev := input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchMove, TouchPoints: []*input.TouchPoint{{X: x, Y: y}}}
+			if i == 0 {
+				ev.Type = input.DispatchTouchEventTypeTouchStart
+			}
+			_, err = chromedp.Call(p.ctx, input.DispatchTouchEvent, ev)
+		case i == 0:
+			err = chromedp.Do(p.ctx, chromedp.MouseEvent(chromedp.MousePressed, x, y, held))
+		default:
+			err = chromedp.Do(p.ctx, chromedp.MouseEvent(chromedp.MouseMoved, x, y, held))
+		}
+		if err != nil {
+			p.t.Fatalf("drawing: %v", err)
+		}
+	}
+	last := path[len(path)-1]
+	var err error
+	if touch {
+		_, err = chromedp.Call(p.ctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: input.DispatchTouchEventTypeTouchEnd, TouchPoints: []*input.TouchPoint{}})
+	} else {
+		err = chromedp.Do(p.ctx, chromedp.MouseEvent(chromedp.MouseReleased, box[0]+last[0]*box[2], box[1]+last[1]*box[3], held))
+	}
+	if err != nil {
+		p.t.Fatalf("drawing: %v", err)
+	}
 }
 
 // screenshot saves the whole page as playground-NAME.png in the screenshot
@@ -248,8 +274,9 @@ models:
 // The playground in a real Chromium against a real `rnnrun serve`: streamed
 // text grows and Stop ends the stream on the server, API errors show, the
 // three tutorial temperatures run side by side, a digit drawn with the mouse
-// is read, an uploaded one too, a hot swap shows in the models panel, and the
-// page fits a phone.
+// is read, an uploaded one too, a hot swap and a broken reload show in the
+// models panel, the page fits a phone and takes a digit drawn by touch there,
+// and a lost server shows as an error.
 func TestPlaygroundInChromium(t *testing.T) {
 	chromium(t)
 	cfg := filepath.Join(t.TempDir(), "rnnrun.yaml")
@@ -314,17 +341,26 @@ func TestPlaygroundInChromium(t *testing.T) {
 	p.noErrors()
 }
 
-// screenshots saves the page at desktop and phone widths, and checks that
-// nothing is wider than a phone.
+// screenshots saves the page at desktop and phone widths, checks that
+// nothing is wider than a phone, and draws a digit there by touch.
 func screenshots(t *testing.T, p *page) {
 	p.do(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	p.screenshot("desktop", true)
-	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
 	defer p.do(chromedp.EmulateViewport(1280, 900))
 	if w := eval[int](p, `window.innerWidth`); w != 390 {
 		t.Errorf("at phone width the page is %d px wide; too wide: %s", w, eval[string](p, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + "#" + e.id + "." + e.className).join(" ")`))
 	}
 	p.screenshot("phone", true)
+	// A finger draws too: a 1, down the middle.
+	p.click("clear")
+	p.stroke("pad", true, [][2]float64{{0.52, 0.18}, {0.48, 0.84}})
+	want := `=== "1"`
+	if os.Getenv("RNNRUN_EXPORT_DIR") != "" {
+		want = `!== undefined`
+	}
+	p.waitJS("the digit drawn by touch", `document.getElementById("digits-panel").dataset.label `+want, 10*time.Second)
+	t.Logf("drawn by touch: %s %s", p.text("#digit-label"), p.text("#digit-prob"))
 }
 
 // streamAndStop types a prompt, watches the windowed model's text grow, stops
@@ -424,7 +460,7 @@ func digits(t *testing.T, p *page) {
 		t.Fatalf("label after Clear: %q", got)
 	}
 	// A 7: the top bar from left to right, then the long diagonal down to the left.
-	p.stroke("pad", [][2]float64{{0.25, 0.22}, {0.75, 0.22}, {0.68, 0.35}, {0.45, 0.82}})
+	p.stroke("pad", false, [][2]float64{{0.25, 0.22}, {0.75, 0.22}, {0.68, 0.35}, {0.45, 0.82}})
 	p.waitJS("a prediction", `document.getElementById("digits-panel").dataset.label !== undefined && document.querySelectorAll("#bars li").length === 10`, 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // the last, debounced request
 	label := eval[string](p, `document.getElementById("digits-panel").dataset.label`)
