@@ -35,6 +35,7 @@ func (a *app) serveCmd() *cobra.Command {
   POST /v1/models/{name}/generate text generation (JSON; "stream": true for Server-Sent Events)
   POST /v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
   GET  /healthz  /readyz  /metrics
+  GET  /                          the browser playground (--playground=false turns it off)
 
 The config file (YAML, TOML or JSON) has a server: section and a models: list;
 configs/rnnrun.yaml is a commented example, docs/api.md describes the API. Every
@@ -57,6 +58,7 @@ server.shutdown-timeout) and close the models.`,
 	fs.Duration("shutdown-timeout", 0, "how long in-flight requests may finish after SIGTERM/SIGINT (default: server.shutdown-timeout, 30s)")
 	fs.Int("max-batch", textgen.DefaultMaxBatch, "step up to this many concurrent generation streams of a stateful model in one call (0: no batching)")
 	fs.Int("batch-shards", goruntime.NumCPU(), "independent batches per stateful model, each stepped with one call per step (default: one per CPU)")
+	fs.Bool("playground", true, "serve the browser playground at / (also playground: in the config, $RNNRUN_PLAYGROUND)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -148,6 +150,7 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	reg := registry.New(cfg, regOpts...)
 	opts := server.OptionsFromConfig(sc)
 	opts.Logger = log
+	opts.NoPlayground = !v.GetBool("playground")
 	handler := server.New(reg, opts)
 
 	ln, err := net.Listen("tcp", sc.Listen)

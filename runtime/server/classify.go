@@ -25,6 +25,8 @@ type ClassifyJSON struct {
 	// Preprocess: nil feeds images of the model's size as given and
 	// preprocesses the others; true preprocesses every image; false none.
 	Preprocess *bool `json:"preprocess,omitempty"`
+	// ReturnInput adds each image as the model sees it to its prediction.
+	ReturnInput bool `json:"return_input,omitempty"`
 }
 
 // Classification is the result for one image.
@@ -34,6 +36,28 @@ type Classification struct {
 	vision.Prediction
 	// Preprocessed tells whether the image went through vision.Preprocess.
 	Preprocessed bool `json:"preprocessed"`
+	// Input is the image as the model sees it (after any preprocessing),
+	// when the request asked for it with return_input.
+	Input *InputImage `json:"input,omitempty"`
+}
+
+// InputImage is one image as fed to the model: grey levels 0..255, one row
+// of Width values per line, in the [h][w] shape a JSON classify request takes.
+type InputImage struct {
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	Pixels [][]int `json:"pixels"`
+}
+
+func inputImage(g vision.Gray) *InputImage {
+	rows := make([][]int, g.Height)
+	for y := range rows {
+		rows[y] = make([]int, g.Width)
+		for x := range rows[y] {
+			rows[y][x] = int(g.GrayAt(x, y))
+		}
+	}
+	return &InputImage{Width: g.Width, Height: g.Height, Pixels: rows}
 }
 
 // ClassifyResponse is the answer to a classify request.
@@ -69,6 +93,11 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	withInput, err := boolParam("return_input", r.URL.Query().Get("return_input"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	// Read and decode the body before taking a concurrency slot.
 	var inputs []input
@@ -87,6 +116,7 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		if body.Preprocess != nil {
 			pre = body.Preprocess
 		}
+		withInput = withInput || body.ReturnInput
 		pixelsJSON = body.Pixels
 	case "multipart/form-data":
 		inputs, err = s.readMultipart(r, params["boundary"])
@@ -151,6 +181,9 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		}
 		images[i] = g
 		results[i].Name, results[i].Preprocessed = in.name, prepped
+		if withInput {
+			results[i].Input = inputImage(g)
+		}
 	}
 	ctx := r.Context()
 	if s.opts.RequestTimeout > 0 {
@@ -190,6 +223,17 @@ func preprocessParam(v string) (*bool, error) {
 		return nil, newError(http.StatusBadRequest, "invalid_params", fmt.Sprintf("preprocess=%q: want auto, true or false", v))
 	}
 	return &b, nil
+}
+
+func boolParam(name, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, newError(http.StatusBadRequest, "invalid_params", fmt.Sprintf("%s=%q: want true or false", name, v))
+	}
+	return b, nil
 }
 
 func (s *Server) decodeImage(data []byte) (image.Image, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rnnrun/rnnrun/runtime/playground"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
@@ -56,6 +57,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Generator picks what generates text for a lease; nil uses lease.TextEngine().
 	Generator func(*registry.Lease) Generator
+	// NoPlayground turns off the browser page served at / (runtime/playground).
+	NoPlayground bool
 }
 
 // OptionsFromConfig takes the limits from a server config section.
@@ -138,6 +141,11 @@ func (s *Server) routes() {
 	handle("GET", "/healthz", "healthz", s.healthz)
 	handle("GET", "/readyz", "readyz", s.readyz)
 	handle("GET", "/metrics", "metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP)
+	if !s.opts.NoPlayground {
+		page := s.instrument("playground", playground.Handler().ServeHTTP)
+		s.mux.Handle("GET /{$}", page)
+		s.mux.Handle("GET "+playground.AssetPrefix, page)
+	}
 	s.mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}))
