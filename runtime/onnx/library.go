@@ -12,11 +12,13 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/rnnrun/rnnrun/internal/versions"
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
-// Version is the ONNX Runtime release the project installs and tests with.
-const Version = "1.30.0"
+// Version is the ONNX Runtime release the project installs and tests with
+// (ORT_VERSION in internal/versions/versions.env, which scripts/setup-ort.sh reads too).
+var Version = versions.ORT
 
 // LibraryEnv names the environment variable that points at libonnxruntime.
 const LibraryEnv = "RNNRUN_ORT_LIB"
