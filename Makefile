@@ -24,6 +24,12 @@ setup-browser:
 
 setup: setup-ort setup-python setup-testdata setup-browser
 
+# Regenerates the TensorFlow backend's protobuf types from the wheel's schemas
+# (protoc and protoc-gen-go through scripts/setup-protoc.sh); the output is committed.
+.PHONY: gen-tfproto
+gen-tfproto: setup-python
+	bash scripts/gen-tfproto.sh
+
 build:
 	$(GO) build -o $(BIN) ./cmd/rnnrun
 
