@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export bench clean
 
 all: build
 
@@ -18,7 +18,17 @@ setup-python:
 setup-testdata:
 	@bash scripts/setup-testdata.sh
 
-setup: setup-ort setup-python setup-testdata
+# The headless Chromium of the playground's browser tests (cmd/rnnrun/playground_test.go).
+setup-browser:
+	@bash scripts/setup-browser.sh
+
+setup: setup-ort setup-python setup-testdata setup-browser
+
+# Regenerates the TensorFlow backend's protobuf types from the wheel's schemas
+# (protoc and protoc-gen-go through scripts/setup-protoc.sh); the output is committed.
+.PHONY: gen-tfproto
+gen-tfproto: setup-python
+	bash scripts/gen-tfproto.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rnnrun

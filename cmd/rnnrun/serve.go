@@ -37,6 +37,7 @@ func (a *app) serveCmd() *cobra.Command {
   POST /v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
   POST /v1/models/{name}/score    the loss of a text (JSON; "stream": true for progress events)
   GET  /healthz  /readyz  /metrics
+  GET  /                          the browser playground (--playground=false turns it off)
 
 The config file (YAML, TOML or JSON) has a server: section and a models: list;
 configs/rnnrun.yaml is a commented example, docs/api.md describes the API. Every
@@ -59,6 +60,7 @@ server.shutdown-timeout) and close the models.`,
 	fs.Duration("shutdown-timeout", 0, "how long in-flight requests may finish after SIGTERM/SIGINT (default: server.shutdown-timeout, 30s)")
 	fs.Int("max-batch", textgen.DefaultMaxBatch, "step up to this many concurrent generation streams of a stateful model in one call (0: no batching)")
 	fs.Int("batch-shards", goruntime.NumCPU(), "independent batches per stateful model, each stepped with one call per step (default: one per CPU)")
+	fs.Bool("playground", true, "serve the browser playground at / (also playground: in the config, $RNNRUN_PLAYGROUND)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -112,6 +114,7 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	reg := registry.New(cfg, regOpts...)
 	opts := server.OptionsFromConfig(sc)
 	opts.Logger = log
+	opts.NoPlayground = !v.GetBool("playground")
 	s := &serving{log: log, reg: reg, cfg: cfg, sc: sc, hup: hup}
 	if err := s.listen(server.New(reg, opts)); err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rnnrun/rnnrun/internal/golden"
 )
 
 // serveModel returns the absolute path of a shipped model ($RNNRUN_EXPORT_DIR
@@ -223,10 +225,15 @@ func TestServeShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"mnist", "mnist-tf"} {
+	for m, file := range map[string]string{"mnist": "mnist.onnx", "mnist-tf": "mnist_tf.onnx"} {
+		// t10k-00000.png is MNIST test image 0: the label the export's golden file records for it.
+		pred, err := golden.TestImagePredictions(filepath.Dir(serveModel(t, file)), file)
+		if err != nil {
+			t.Fatal(err)
+		}
 		code, body := s.post("/v1/models/"+m+"/classify", "image/png", png)
-		if code != 200 || (os.Getenv("RNNRUN_EXPORT_DIR") == "" && !strings.Contains(body, `"label":"7"`)) {
-			t.Errorf("%s classify: %d %s", m, code, body)
+		if want := fmt.Sprintf(`"label":"%d"`, pred[0]); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s classify: %d %s, want %s", m, code, body, want)
 		}
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)

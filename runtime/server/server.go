@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rnnrun/rnnrun/internal/conf"
+	"github.com/rnnrun/rnnrun/runtime/playground"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -41,6 +42,8 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// Limits bound one request; a zero field takes Defaults' (RequestTimeout 0: none).
 	Limits task.Limits
+	// NoPlayground turns off the browser page served at / (runtime/playground).
+	NoPlayground bool
 }
 
 // OptionsFromConfig takes the limits from a server config section.
@@ -108,6 +111,11 @@ func (s *Server) routes() {
 	s.handle("GET", "/healthz", "healthz", s.healthz)
 	s.handle("GET", "/readyz", "readyz", s.readyz)
 	s.handle("GET", "/metrics", "metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP)
+	if !s.opts.NoPlayground {
+		page := s.instrument("playground", playground.Handler().ServeHTTP)
+		s.mux.Handle("GET /{$}", page)
+		s.mux.Handle("GET "+playground.AssetPrefix, page)
+	}
 }
 
 // taskRoutes mounts one task's routes under Prefix/models/{name}/ and returns its collectors.

@@ -279,6 +279,7 @@ func TestErrorStatuses(t *testing.T) {
 		{"prompt too long", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "` + strings.Repeat("ab", 26) + `"}`, 400, "invalid_params"},
 		{"empty stop", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "stop": [""]}`, 400, "invalid_params"},
 		{"bad preprocess", "POST", "/v1/models/image/classify?preprocess=maybe", "image/png", "x", 400, "invalid_params"},
+		{"bad return_input", "POST", "/v1/models/image/classify?return_input=maybe", "image/png", "x", 400, "invalid_params"},
 		{"no pixels", "POST", "/v1/models/image/classify", "application/json", `{}`, 400, "bad_json"},
 		{"unknown model", "POST", "/v1/models/nope/generate", "application/json", `{"prompt": "a"}`, 404, "model_not_found"},
 		{"unknown model classify", "POST", "/v1/models/nope/classify", "image/png", "x", 404, "model_not_found"},

@@ -27,6 +27,8 @@ type JSONBody struct {
 	// Preprocess: nil feeds images of the model's size as given and
 	// preprocesses the others; true preprocesses every image; false none.
 	Preprocess *bool `json:"preprocess,omitempty"`
+	// ReturnInput adds each image as the model sees it to its prediction.
+	ReturnInput bool `json:"return_input,omitempty"`
 }
 
 // Classification is the result for one image.
@@ -36,6 +38,28 @@ type Classification struct {
 	vision.Prediction
 	// Preprocessed tells whether the image went through vision.Preprocess.
 	Preprocessed bool `json:"preprocessed"`
+	// Input is the image as the model sees it (after any preprocessing),
+	// when the request asked for it with return_input.
+	Input *InputImage `json:"input,omitempty"`
+}
+
+// InputImage is one image as fed to the model: grey levels 0..255, one row
+// of Width values per line, in the [h][w] shape a JSON classify request takes.
+type InputImage struct {
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	Pixels [][]int `json:"pixels"`
+}
+
+func inputImage(g vision.Gray) *InputImage {
+	rows := make([][]int, g.Height)
+	for y := range rows {
+		rows[y] = make([]int, g.Width)
+		for x := range rows[y] {
+			rows[y][x] = int(g.GrayAt(x, y))
+		}
+	}
+	return &InputImage{Width: g.Width, Height: g.Height, Pixels: rows}
 }
 
 // Response is the answer to a classify request.
@@ -59,6 +83,7 @@ type body struct {
 	pre        *bool
 	pixelsJSON []byte // JSON pixel arrays, decoded later at the model's size
 	inputs     []input
+	withInput  bool // return_input: add each image as the model sees it
 }
 
 func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body) error {
@@ -72,7 +97,7 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body)
 	if len(inputs) == 0 {
 		return task.NewError(http.StatusBadRequest, "no_images", "the request holds no images")
 	}
-	images, results, err := prepareAll(cls, inputs, b.pre)
+	images, results, err := prepareAll(cls, inputs, b.pre, b.withInput)
 	if err != nil {
 		return err
 	}
@@ -107,6 +132,9 @@ func (h *handler) read(c *task.Call) (body, error) {
 	if b.pre, err = preprocessParam(c.R.URL.Query().Get("preprocess")); err != nil {
 		return b, err
 	}
+	if b.withInput, err = boolParam("return_input", c.R.URL.Query().Get("return_input")); err != nil {
+		return b, err
+	}
 	c.LimitBody()
 	switch mt {
 	case "application/json":
@@ -120,6 +148,7 @@ func (h *handler) read(c *task.Call) (body, error) {
 		if j.Preprocess != nil {
 			b.pre = j.Preprocess
 		}
+		b.withInput = b.withInput || j.ReturnInput
 		b.pixelsJSON = j.Pixels
 		return b, nil
 	case "multipart/form-data":
@@ -153,7 +182,7 @@ func pixelInputs(cls *vision.Classifier, pixels []byte, maxImages int) ([]input,
 }
 
 // prepareAll prepares every input, naming the image that fails.
-func prepareAll(cls *vision.Classifier, inputs []input, pre *bool) ([]vision.Gray, []Classification, error) {
+func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
 	images := make([]vision.Gray, len(inputs))
 	results := make([]Classification, len(inputs))
 	for i, in := range inputs {
@@ -170,6 +199,9 @@ func prepareAll(cls *vision.Classifier, inputs []input, pre *bool) ([]vision.Gra
 		}
 		images[i] = g
 		results[i].Name, results[i].Preprocessed = in.name, prepped
+		if withInput {
+			results[i].Input = inputImage(g)
+		}
 	}
 	return images, results, nil
 }
@@ -181,6 +213,17 @@ const maxRequestImages = 4
 
 func tooMany(n, limit int) error {
 	return task.NewError(http.StatusRequestEntityTooLarge, "too_many_images", fmt.Sprintf("%d images; this server takes at most %d per request", n, limit))
+}
+
+func boolParam(name, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, task.NewError(http.StatusBadRequest, "invalid_params", fmt.Sprintf("%s=%q: want true or false", name, v))
+	}
+	return b, nil
 }
 
 func preprocessParam(v string) (*bool, error) {
