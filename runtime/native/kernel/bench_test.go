@@ -59,3 +59,55 @@ func BenchmarkGemmNT(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkNonlinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	x, y := randSlice(r, 512), make([]float32, 512)
+	g, c, h := randSlice(r, 4*128), randSlice(r, 128), make([]float32, 128)
+	logits := randSlice(r, 70)
+	for _, k := range []struct {
+		name string
+		f    func()
+	}{
+		{"Sigmoid512", func() { Sigmoid(y, x) }},
+		{"Tanh512", func() { Tanh(y, x) }},
+		{"Softmax70", func() { copy(y, logits); Softmax(y[:70]) }},
+		{"LSTMCell128", func() { copy(y, g); LSTMCell(y, c, h, 128) }},
+	} {
+		b.Run(k.name, func(b *testing.B) { benchEach(b, func(b *testing.B) { run(b, k.f) }) })
+	}
+}
+
+// BenchmarkLSTMStep128 is one character of the shipped char model (H = 128 LSTM
+// units, V = 70 one-hot input, Dense V, softmax) made of kernel calls the way the
+// engine makes them: R h + b, the input's column of W^T, the cell, the dense
+// layer and the softmax. "fused" is the same step with LSTMStep.
+func BenchmarkLSTMStep128(b *testing.B) {
+	const hidden, vocab = 128, 70
+	r := rand.New(rand.NewPCG(4, 4))
+	rw, wt, bias := randSlice(r, 4*hidden*hidden), randSlice(r, vocab*4*hidden), randSlice(r, 4*hidden)
+	dw, db := randSlice(r, vocab*hidden), randSlice(r, vocab)
+	g, c, h, p := make([]float32, 4*hidden), make([]float32, hidden), make([]float32, hidden), make([]float32, vocab)
+	sym := 0
+	for _, k := range []struct {
+		name string
+		f    func()
+	}{
+		{"calls", func() {
+			MatVec(g, rw, h, bias, 4*hidden, hidden)
+			AddBias(g, wt[sym*4*hidden:(sym+1)*4*hidden], 1, 4*hidden)
+			LSTMCell(g, c, h, hidden)
+			MatVec(p, dw, h, db, vocab, hidden)
+			Softmax(p)
+			sym = (sym + 1) % vocab
+		}},
+		{"fused", func() {
+			LSTMStep(g, c, h, rw, bias, wt[sym*4*hidden:(sym+1)*4*hidden], hidden)
+			MatVec(p, dw, h, db, vocab, hidden)
+			Softmax(p)
+			sym = (sym + 1) % vocab
+		}},
+	} {
+		b.Run(k.name, func(b *testing.B) { benchEach(b, func(b *testing.B) { run(b, k.f) }) })
+	}
+}

@@ -156,3 +156,234 @@ func TestAddBias(t *testing.T) {
 		}
 	})
 }
+
+// sweep returns n inputs evenly spread over [lo, hi] followed by random ones.
+func sweep(r *rand.Rand, lo, hi float32, n int) []float32 {
+	s := make([]float32, 0, 2*n)
+	for i := 0; i < n; i++ {
+		s = append(s, lo+(hi-lo)*float32(i)/float32(n-1))
+	}
+	for i := 0; i < n; i++ {
+		s = append(s, lo+(hi-lo)*r.Float32())
+	}
+	return s
+}
+
+func sigmoid64(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+
+// relErr is |got-want| / |want|, with values below 1e-30 compared absolutely (the
+// fast exp clamps its input, so results under 1.2e-38 are off by that much).
+func relErr(got float32, want float64) float64 {
+	d := math.Abs(float64(got) - want)
+	if math.Abs(want) < 1e-30 {
+		return d / 1e-30
+	}
+	return d / math.Abs(want)
+}
+
+// maxRelErr is the error bound the docs state for Sigmoid, Tanh, Softmax and
+// LSTMCell against float64 math (a few float32 ulps: 2^-23 is 1.19e-7).
+const maxRelErr = 4e-7
+
+func TestNonlinearAccuracy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func(dst, src []float32)
+		ref  func(float64) float64
+	}{{"Sigmoid", Sigmoid, sigmoid64}, {"Tanh", Tanh, math.Tanh}} {
+		forEach(t, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 8))
+			in := append(sweep(r, -20, 20, 20001), sweep(r, -1, 1, 20001)...)
+			in = append(in, sweep(r, -100, 100, 2001)...)
+			in = append(in, sweep(r, -1e-4, 1e-4, 2001)...)
+			out := make([]float32, len(in))
+			tc.f(out, in)
+			worst, at := 0.0, float32(0)
+			for i, v := range in {
+				if e := relErr(out[i], tc.ref(float64(v))); e > worst {
+					worst, at = e, v
+				}
+			}
+			t.Logf("%s: max relative error %.3g at x = %v", tc.name, worst, at)
+			if worst > maxRelErr {
+				t.Fatalf("%s: relative error %.3g at x = %v, bound %g", tc.name, worst, at, maxRelErr)
+			}
+		})
+	}
+}
+
+func TestNonlinearSpecialValues(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	in := []float32{0, float32(math.Copysign(0, -1)), inf, -inf, nan, 88, -88, 89, -89, 100, -100, 1e30, -1e30, 1e-40, -1e-40}
+	forEach(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			f    func(dst, src []float32)
+			ref  func(float64) float64
+		}{{"Sigmoid", Sigmoid, sigmoid64}, {"Tanh", Tanh, math.Tanh}} {
+			out := make([]float32, len(in))
+			tc.f(out, in)
+			for i, v := range in {
+				want := tc.ref(float64(v))
+				got := out[i]
+				switch {
+				case math.IsNaN(want):
+					if !math.IsNaN(float64(got)) {
+						t.Errorf("%s(%v) = %v, want NaN", tc.name, v, got)
+					}
+				case math.IsNaN(float64(got)) || math.Abs(float64(got)-want) > 1e-7*math.Max(1e-30, math.Abs(want)) && math.Abs(float64(got)-want) > 1e-37:
+					t.Errorf("%s(%v) = %v, want %v", tc.name, v, got, want)
+				}
+			}
+		}
+	})
+}
+
+// TestElementwiseTailsAndAliasing runs every length from 0 to 70, in place and
+// into a separate slice, against the generic kernels, and checks nothing past the
+// end is written.
+func TestElementwiseTailsAndAliasing(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for n := 0; n <= 70; n++ {
+			src := randSlice(r, n)
+			for i := range src {
+				src[i] *= 8
+			}
+			for _, tc := range []struct {
+				name   string
+				f, ref func(dst, src []float32)
+			}{{"Sigmoid", Sigmoid, sigmoidGeneric}, {"Tanh", Tanh, tanhGeneric}} {
+				want := make([]float32, n)
+				tc.ref(want, src)
+				dst := padded(n)
+				tc.f(dst[:n], src)
+				checkPad(t, tc.name, dst, n)
+				inPlace := padded(n)
+				copy(inPlace, src)
+				tc.f(inPlace[:n], inPlace[:n])
+				checkPad(t, tc.name+" in place", inPlace, n)
+				for i := range want {
+					if relErr(dst[i], float64(want[i])) > maxRelErr || dst[i] != inPlace[i] {
+						t.Fatalf("%s n=%d: [%d] = %v (in place %v), generic %v", tc.name, n, i, dst[i], inPlace[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+func softmax64(x []float32) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, float64(v))
+	}
+	out := make([]float64, len(x))
+	var sum float64
+	for i, v := range x {
+		out[i] = math.Exp(float64(v) - m)
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
+}
+
+func TestSoftmax(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for n := 0; n <= 70; n++ {
+			for _, scale := range []float32{1, 10, 1000} {
+				x0 := randSlice(r, n)
+				for i := range x0 {
+					x0[i] *= scale
+				}
+				if n > 2 {
+					x0[1] = float32(math.Inf(-1)) // a masked-out logit
+				}
+				x := padded(n)
+				copy(x, x0)
+				Softmax(x[:n])
+				checkPad(t, "Softmax", x, n)
+				m := math.Inf(-1)
+				for _, v := range x0 {
+					m = math.Max(m, float64(v))
+				}
+				for i, want := range softmax64(x0) {
+					// x-max is rounded to float32 first: e^(x-max) inherits its
+					// relative error, |x-max| * 2^-24.
+					tol := maxRelErr*want*(1+math.Abs(float64(x0[i])-m)) + 1e-30
+					if math.Abs(float64(x[i])-want) > tol {
+						t.Fatalf("n=%d scale=%v: p[%d] = %v, want %v", n, scale, i, x[i], want)
+					}
+				}
+			}
+		}
+	})
+}
+
+func lstmCell64(g, c []float32, hidden int) (c2, h2 []float64) {
+	c2, h2 = make([]float64, hidden), make([]float64, hidden)
+	for j := 0; j < hidden; j++ {
+		i := sigmoid64(float64(g[j]))
+		o := sigmoid64(float64(g[hidden+j]))
+		f := sigmoid64(float64(g[2*hidden+j]))
+		z := math.Tanh(float64(g[3*hidden+j]))
+		c2[j] = f*float64(c[j]) + i*z
+		h2[j] = o * math.Tanh(c2[j])
+	}
+	return c2, h2
+}
+
+func TestLSTMCell(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(13, 14))
+		for _, hidden := range []int{1, 3, 7, 8, 15, 16, 17, 33, 128} {
+			g := randSlice(r, 4*hidden)
+			for i := range g {
+				g[i] *= 6
+			}
+			c0 := randSlice(r, hidden)
+			wantC, wantH := lstmCell64(g, c0, hidden)
+			c, h := padded(hidden), padded(hidden)
+			copy(c, c0)
+			LSTMCell(append([]float32(nil), g...), c[:hidden], h[:hidden], hidden)
+			checkPad(t, "LSTMCell c", c, hidden)
+			checkPad(t, "LSTMCell h", h, hidden)
+			for j := 0; j < hidden; j++ {
+				if math.Abs(float64(c[j])-wantC[j]) > 1e-6 || math.Abs(float64(h[j])-wantH[j]) > 1e-6 {
+					t.Fatalf("H=%d: unit %d: c = %v, h = %v, want %v, %v", hidden, j, c[j], h[j], wantC[j], wantH[j])
+				}
+			}
+		}
+	})
+}
+
+// TestLSTMStep checks the fused step against MatVec + the column + LSTMCell of the
+// generic kernels, with and without the bias and the column.
+func TestLSTMStep(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(15, 16))
+		for _, hidden := range []int{1, 5, 16, 33, 128} {
+			n := 4 * hidden
+			rw, b, col := randSlice(r, n*hidden), randSlice(r, n), randSlice(r, n)
+			h0, c0 := randSlice(r, hidden), randSlice(r, hidden)
+			for _, args := range [][2][]float32{{b, col}, {nil, col}, {b, nil}, {nil, nil}} {
+				want := make([]float32, n)
+				matVecGeneric(want, rw, h0, args[0], n, hidden)
+				if args[1] != nil {
+					addBiasGeneric(want, args[1], 1, n)
+				}
+				wantC, wantH := lstmCell64(want, c0, hidden)
+				g, c, h := make([]float32, n), append([]float32(nil), c0...), append([]float32(nil), h0...)
+				LSTMStep(g, c, h, rw, args[0], args[1], hidden)
+				for j := 0; j < hidden; j++ {
+					if math.Abs(float64(c[j])-wantC[j]) > 1e-5 || math.Abs(float64(h[j])-wantH[j]) > 1e-5 {
+						t.Fatalf("H=%d bias=%v col=%v: unit %d: c = %v, h = %v, want %v, %v", hidden, args[0] != nil, args[1] != nil, j, c[j], h[j], wantC[j], wantH[j])
+					}
+				}
+			}
+		}
+	})
+}

@@ -85,9 +85,9 @@ func store4(s archsimd.Float32x4, y []float32, r, n int, acc bool) {
 		return
 	}
 	if acc {
-		s = s.Add(archsimd.LoadFloat32x4SlicePart(dst))
+		s = s.Add(loadPart4(dst))
 	}
-	s.StoreSlicePart(dst)
+	storePart4(s, dst)
 }
 
 // checkMatVec panics, as the generic code would, when a slice is too short.
@@ -266,14 +266,6 @@ func mvTail8(y, w, x []float32, rows, stride int, acc bool) {
 	}
 }
 
-// iota8 and tailMask8 build the AVX2 mask of the first n lanes by a compare
-// (Mask32x8FromBits needs AVX-512).
-var iota8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
-
-func tailMask8(n int) archsimd.Mask32x8 {
-	return archsimd.LoadInt32x8(&iota8).Less(archsimd.BroadcastInt32x8(int32(n)))
-}
-
 //go:nocheckptr
 func loadMask8(p unsafe.Pointer, off uintptr, mask archsimd.Mask32x8) archsimd.Float32x8 {
 	return archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(p, off)), mask)
@@ -289,8 +281,8 @@ func addRow(y, b []float32) {
 	for ; i+8 <= len(y); i += 8 {
 		archsimd.LoadFloat32x8Slice(y[i:]).Add(archsimd.LoadFloat32x8Slice(b[i:])).StoreSlice(y[i:])
 	}
-	for ; i < len(y); i++ {
-		y[i] += b[i]
+	if i < len(y) {
+		storePart8(loadPart8(y[i:]).Add(loadPart8(b[i:])), y[i:])
 	}
 }
 
