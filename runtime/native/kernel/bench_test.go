@@ -57,6 +57,13 @@ func BenchmarkGemmNT(b *testing.B) {
 				run(b, func() { GemmNT(c, a, w, m, n, k, false) })
 			})
 		})
+		bp := make([]float32, PackedLen(n, k))
+		PackNT(bp, w, n, k)
+		b.Run(fmt.Sprintf("packed_m%d_n%d_k%d", m, n, k), func(b *testing.B) {
+			benchEach(b, func(b *testing.B) {
+				run(b, func() { GemmPacked(c, a, bp, m, n, k, false) })
+			})
+		})
 	}
 }
 

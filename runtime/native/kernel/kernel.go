@@ -63,7 +63,42 @@ type impl struct {
 	softmax   func(x []float32)
 	lstmCell  func(g, c, h []float32, hidden int)
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
+
+	gemmPacked func(c, a, bp []float32, m, n, k int, acc bool)
 }
 
 // cur is read by every kernel call; it is set once, before main (and by tests).
 var cur = best()
+
+// PanelWidth is the number of B rows (output units) in one panel of a packed B.
+const PanelWidth = 32
+
+// PackedLen is the length of the slice PackNT fills for an n x k matrix: n rounded
+// up to a multiple of PanelWidth, times k.
+func PackedLen(n, k int) int { return (n + PanelWidth - 1) / PanelWidth * PanelWidth * k }
+
+// PackNT lays out B (n x k, row-major: one row per output unit, as GemmNT takes it)
+// for GemmPacked, once, when the weights are loaded: panels of PanelWidth units,
+// each stored k-major (the PanelWidth values of column p, then of p+1, ...), with
+// zeros past unit n. dst holds at least PackedLen(n, k) values.
+func PackNT(dst, b []float32, n, k int) {
+	dst = dst[:PackedLen(n, k)]
+	for q := 0; q*PanelWidth < n; q++ {
+		panel := dst[q*PanelWidth*k : (q+1)*PanelWidth*k]
+		for t := 0; t < PanelWidth; t++ {
+			j := q*PanelWidth + t
+			for p := 0; p < k; p++ {
+				v := float32(0)
+				if j < n {
+					v = b[j*k+p]
+				}
+				panel[p*PanelWidth+t] = v
+			}
+		}
+	}
+}
+
+// GemmPacked is GemmNT with B packed by PackNT: C = A * B^T (+ C when acc), A m x k,
+// C m x n. It is the batched-step GEMM: the packed layout lets the kernel keep a
+// 4 x 32 tile of C in registers and stream A and B once per tile.
+func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, bp, m, n, k, acc) }

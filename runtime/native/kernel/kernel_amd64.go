@@ -50,6 +50,10 @@ var avx512 = impl{
 		lstmCell16(g, c, h, hidden)
 		archsimd.ClearAVXUpperBits()
 	},
+	gemmPacked: func(c, a, bp []float32, m, n, k int, acc bool) {
+		gemmPacked16(c, a, bp, m, n, k, acc)
+		archsimd.ClearAVXUpperBits()
+	},
 }
 
 // avx2 uses 8-lane vectors with FMA.
@@ -90,6 +94,10 @@ var avx2 = impl{
 	lstmStep: func(g, c, h, r, b, col []float32, hidden int) {
 		matVec8(g, r, h, b, col, 4*hidden, hidden, false)
 		lstmCell8(g, c, h, hidden)
+		archsimd.ClearAVXUpperBits()
+	},
+	gemmPacked: func(c, a, bp []float32, m, n, k int, acc bool) {
+		gemmPacked8(c, a, bp, m, n, k, acc)
 		archsimd.ClearAVXUpperBits()
 	},
 }

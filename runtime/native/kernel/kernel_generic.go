@@ -134,4 +134,25 @@ var generic = impl{
 	softmax:   softmaxGeneric,
 	lstmCell:  lstmCellGeneric,
 	lstmStep:  lstmStepGeneric,
+
+	gemmPacked: gemmPackedGeneric,
+}
+
+func gemmPackedGeneric(c, a, bp []float32, m, n, k int, acc bool) {
+	bp = bp[:PackedLen(n, k)]
+	for i := 0; i < m; i++ {
+		ai, ci := a[i*k:i*k+k], c[i*n:i*n+n]
+		for j := 0; j < n; j++ {
+			panel := bp[j/PanelWidth*PanelWidth*k:]
+			t := j % PanelWidth
+			var s float32
+			for p, v := range ai {
+				s += v * panel[p*PanelWidth+t]
+			}
+			if acc {
+				s += ci[j]
+			}
+			ci[j] = s
+		}
+	}
 }

@@ -111,7 +111,7 @@ func TestGemmNT(t *testing.T) {
 	forEach(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
 		for _, m := range []int{1, 2, 3, 5, 64} {
-			for _, n := range []int{1, 3, 4, 5, 70} {
+			for _, n := range []int{1, 3, 4, 5, 16, 17, 32, 33, 70} {
 				for _, k := range []int{1, 7, 16, 28, 33, 128} {
 					a, b, c0 := randSlice(r, m*k), randSlice(r, n*k), randSlice(r, m*n)
 					for _, acc := range []bool{false, true} {
@@ -119,14 +119,20 @@ func TestGemmNT(t *testing.T) {
 						copy(c, c0)
 						GemmNT(c, a, b, m, n, k, acc)
 						checkPad(t, "GemmNT", c, m*n)
+						cp := padded(m * n)
+						copy(cp, c0)
+						bp := make([]float32, PackedLen(n, k))
+						PackNT(bp, b, n, k)
+						GemmPacked(cp, a, bp, m, n, k, acc)
+						checkPad(t, "GemmPacked", cp, m*n)
 						for i := 0; i < m; i++ {
 							for j := 0; j < n; j++ {
 								want, mag := dot64(a[i*k:i*k+k], b[j*k:j*k+k])
 								if acc {
 									want += float64(c0[i*n+j])
 								}
-								if !near(c[i*n+j], want, mag) {
-									t.Fatalf("m=%d n=%d k=%d acc=%v: c[%d,%d] = %v, want %v", m, n, k, acc, i, j, c[i*n+j], want)
+								if !near(c[i*n+j], want, mag) || !near(cp[i*n+j], want, mag) {
+									t.Fatalf("m=%d n=%d k=%d acc=%v: c[%d,%d] = %v (packed %v), want %v", m, n, k, acc, i, j, c[i*n+j], cp[i*n+j], want)
 								}
 							}
 						}
