@@ -39,23 +39,62 @@ const (
 var nan32 = float32(math.NaN())
 
 func b16(v float32) archsimd.Float32x16 { return archsimd.BroadcastFloat32x16(v) }
-func b8(v float32) archsimd.Float32x8   { return archsimd.BroadcastFloat32x8(v) }
+
+// k16 holds the constants of exp16, sigmoidVec16 and tanhVec16 already broadcast:
+// one 64-byte load each, where a broadcast is two instructions (VMOVSS +
+// VBROADCASTSS), none of which can be hoisted out of the callers' loops.
+var k16 = func() (t [kCount][16]float32) {
+	for i, v := range [kCount]float32{expLo, expHi, log2e, -ln2Hi, -ln2Lo, expP0, expP1, expP2, expP3, expP4, expP5, 1, -1, 2, tanhT0, tanhT1, tanhT2, tanhT3, tanhT4, tanhLo, nan32} {
+		for j := range t[i] {
+			t[i][j] = v
+		}
+	}
+	return t
+}()
+
+const (
+	kExpLo = iota
+	kExpHi
+	kLog2e
+	kLn2Hi
+	kLn2Lo
+	kP0
+	kP1
+	kP2
+	kP3
+	kP4
+	kP5
+	kOne
+	kMinusOne
+	kTwo
+	kT0
+	kT1
+	kT2
+	kT3
+	kT4
+	kTanhLo
+	kNaN
+	kCount
+)
+
+func c16(i int) archsimd.Float32x16   { return archsimd.LoadFloat32x16(&k16[i]) }
+func b8(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 
 // exp16 returns e^x lane by lane (x clamped to [expLo, expHi]; NaN stays NaN).
 func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	num := x.Equal(x) // false in the NaN lanes
-	x = x.Max(b16(expLo)).Min(b16(expHi))
-	n := x.Mul(b16(log2e)).RoundToEvenScaled(0)
-	r := n.MulAdd(b16(-ln2Hi), x)
-	r = n.MulAdd(b16(-ln2Lo), r)
-	p := b16(expP0).MulAdd(r, b16(expP1))
-	p = p.MulAdd(r, b16(expP2))
-	p = p.MulAdd(r, b16(expP3))
-	p = p.MulAdd(r, b16(expP4))
-	p = p.MulAdd(r, b16(expP5))
-	p = p.MulAdd(r.Mul(r), r).Add(b16(1))
+	x = x.Max(c16(kExpLo)).Min(c16(kExpHi))
+	n := x.Mul(c16(kLog2e)).RoundToEvenScaled(0)
+	r := n.MulAdd(c16(kLn2Hi), x)
+	r = n.MulAdd(c16(kLn2Lo), r)
+	p := c16(kP0).MulAdd(r, c16(kP1))
+	p = p.MulAdd(r, c16(kP2))
+	p = p.MulAdd(r, c16(kP3))
+	p = p.MulAdd(r, c16(kP4))
+	p = p.MulAdd(r, c16(kP5))
+	p = p.MulAdd(r.Mul(r), r).Add(c16(kOne))
 	pow := n.ConvertToInt32().Add(archsimd.BroadcastInt32x16(127)).ShiftAllLeft(23).AsFloat32x16()
-	return p.Mul(pow).Merge(b16(nan32), num)
+	return p.Mul(pow).Merge(c16(kNaN), num)
 }
 
 // exp8 is exp16 with 8 lanes (AVX2).
@@ -76,8 +115,8 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 }
 
 func sigmoidVec16(x archsimd.Float32x16) archsimd.Float32x16 {
-	one := b16(1)
-	return one.Div(one.Add(exp16(x.Mul(b16(-1)))))
+	one := c16(kOne)
+	return one.Div(one.Add(exp16(x.Mul(c16(kMinusOne)))))
 }
 
 func sigmoidVec8(x archsimd.Float32x8) archsimd.Float32x8 {
@@ -87,16 +126,16 @@ func sigmoidVec8(x archsimd.Float32x8) archsimd.Float32x8 {
 
 func tanhVec16(x archsimd.Float32x16) archsimd.Float32x16 {
 	var zero archsimd.Float32x16
-	ax := x.Max(x.Mul(b16(-1)))
+	ax := x.Max(x.Mul(c16(kMinusOne)))
 	z := x.Mul(x)
-	p := b16(tanhT0).MulAdd(z, b16(tanhT1))
-	p = p.MulAdd(z, b16(tanhT2))
-	p = p.MulAdd(z, b16(tanhT3))
-	p = p.MulAdd(z, b16(tanhT4))
+	p := c16(kT0).MulAdd(z, c16(kT1))
+	p = p.MulAdd(z, c16(kT2))
+	p = p.MulAdd(z, c16(kT3))
+	p = p.MulAdd(z, c16(kT4))
 	small := p.Mul(z).MulAdd(x, x)
-	large := b16(1).Sub(b16(2).Div(exp16(ax.Add(ax)).Add(b16(1))))
-	large = large.Merge(large.Mul(b16(-1)), x.GreaterEqual(zero))
-	return small.Merge(large, ax.Less(b16(tanhLo))).Merge(x, x.Equal(x))
+	large := c16(kOne).Sub(c16(kTwo).Div(exp16(ax.Add(ax)).Add(c16(kOne))))
+	large = large.Merge(large.Mul(c16(kMinusOne)), x.GreaterEqual(zero))
+	return small.Merge(large, ax.Less(c16(kTanhLo))).Merge(x, x.Equal(x))
 }
 
 func tanhVec8(x archsimd.Float32x8) archsimd.Float32x8 {
