@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 export RNNRUN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rnnrun
 GO ?= go
+# The native engine's SIMD kernels (runtime/native/kernel) are written with Go's
+# simd/archsimd package, which exists only with this experiment on; without it a
+# build gets the portable pure-Go kernels.
+export GOEXPERIMENT ?= simd
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
@@ -44,6 +48,7 @@ test: setup lint test-python test-go test-tf
 
 test-go: build
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -tags purego ./runtime/native/kernel
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
 
 # The exporter's tests: bad input, the ONNX graphs, and a --fast export end to end into a
