@@ -273,8 +273,14 @@ def load_cached(cache: Path | None, name: str, spec: dict, seq: keras.Model):
         return None
     w = np.load(p / "weights.npz")
     seq.set_weights([w[f"w{i}"] for i in range(len(w.files))])
-    log(f"{name}: reusing the weights trained earlier with the same settings ({p})")
-    return json.loads((p / "record.json").read_text(encoding="utf-8"))
+    record = json.loads((p / "record.json").read_text(encoding="utf-8"))
+    log(f"{name}: reusing the weights trained earlier with the same settings ({p}); the training it recorded:")
+    for phase, rep in record["phases"].items():
+        for point in rep["curve"]:
+            log(f"{name} {phase}: epoch {point['epoch']}/{rep['epochs']} "
+                + " ".join(f"{k} {v}" for k, v in point.items() if k != "epoch"))
+        log(f"{name} {phase}: kept epoch {rep['kept_epoch']}, {rep['train_seconds']}s of training")
+    return record
 
 
 def store_cached(cache: Path | None, name: str, spec: dict, seq: keras.Model, record: dict) -> None:
@@ -387,16 +393,21 @@ def finish(name: str, seq: keras.Model, units, vocab, encoded, split, text: str,
         training_data=training_data)
 
 
+def prepare(text: Text, s: Settings) -> tuple[int, list[str], dict[str, int], np.ndarray, int]:
+    """Seeds everything; returns the window, the vocabulary (the text's sorted
+    characters), its index, the encoded text and where its held-out last 10% starts."""
+    seed_everything(s.seed)
+    vocab = sorted(set(text.text))
+    index = {ch: i for i, ch in enumerate(vocab)}
+    encoded = encode(text.text, index)
+    return s.window, vocab, index, encoded, heldout_split(len(encoded))
+
+
 def train_char(text: Text, pretrain: Text | None, s: Settings, cache: Path | None = None) -> CharResult:
     """The tutorial's LSTM(128): pretrained on `pretrain` (mapped onto the play's
     vocabulary), fine-tuned on the play's training part, measured on its held-out part."""
-    seed_everything(s.seed)
-    W = s.window
-    vocab = sorted(set(text.text))
-    index = {ch: i for i, ch in enumerate(vocab)}
+    W, vocab, index, encoded, split = prepare(text, s)
     V = len(vocab)
-    encoded = encode(text.text, index)
-    split = heldout_split(len(encoded))
     val_lo = heldout_split(split)  # the validation slice: the last 10% of the training part
     seq = sequence_model(V, (UNITS,), 0.0, "char_sequence")
     fine_epochs = s.n_epochs("char", 7)
@@ -457,17 +468,12 @@ def train_char(text: Text, pretrain: Text | None, s: Settings, cache: Path | Non
 def train_char_large(text: Text, s: Settings, cache: Path | None = None) -> CharResult:
     """LSTM(256) -> LSTM(256) over `text`'s own vocabulary: first 90% trained on (its
     last 5% choosing the epoch), last 10% held out."""
-    seed_everything(s.seed)
-    W = s.window
-    vocab = sorted(set(text.text))
-    index = {ch: i for i, ch in enumerate(vocab)}
+    W, vocab, index, encoded, split = prepare(text, s)
     V = len(vocab)
-    encoded = encode(text.text, index)
-    split = heldout_split(len(encoded))
     val_lo = int(split * 0.95)
     units = LARGE_UNITS
     dropout = 0.2
-    epochs = s.n_epochs("char_large", 14)
+    epochs = s.n_epochs("char_large", 10)
     step, batch, lr = W, 32, 2e-3
     seq = sequence_model(V, units, dropout, "char_large_sequence")
     starts = np.arange(0, val_lo - W - 1, step)

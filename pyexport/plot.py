@@ -30,7 +30,7 @@ def curves(model: dict) -> tuple[list[dict], list[int]]:
     return points, breaks
 
 
-def panel(title: str, model: dict, x0: int) -> list[str]:
+def panel(title: str, model: dict, x0: int, target: float | None = None) -> list[str]:
     points, breaks = curves(model)
     keys = [k for k in SERIES if any(k in p for p in points)]
     vals = [p[k] for p in points for k in keys if k in p]
@@ -54,7 +54,9 @@ def panel(title: str, model: dict, x0: int) -> list[str]:
     for b in breaks:
         xb = (X(b - 1) + X(b)) / 2
         out.append(f'<line x1="{xb:.1f}" x2="{xb:.1f}" y1="{PAD_T}" y2="{PAD_T + h}" stroke="#888" stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{xb + 4:.1f}" y="{PAD_T + 14}" font-size="11" fill="#555">fine-tuning on the play</text>')
+        right = xb + 140 < x0 + PAD_L + w
+        out.append(f'<text x="{xb + (4 if right else -4):.1f}" y="{PAD_T + 0.4 * h:.1f}" font-size="11" fill="#555" '
+                   f'text-anchor="{"start" if right else "end"}">fine-tuning on the play</text>')
     phases = " then ".join(f"{name} ({ph['epochs']} epochs)" for name, ph in model["training"].items())
     out.append(f'<text x="{x0 + PAD_L + w / 2}" y="{PANEL_H - 8}" font-size="11" text-anchor="middle">epoch: {escape(phases)}</text>')
     for j, key in enumerate(keys):
@@ -64,6 +66,11 @@ def panel(title: str, model: dict, x0: int) -> list[str]:
         ly = PAD_T + 16 + 16 * j + (18 if breaks else 0)
         out.append(f'<line x1="{x0 + PAD_L + w - 150}" x2="{x0 + PAD_L + w - 130}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
         out.append(f'<text x="{x0 + PAD_L + w - 125}" y="{ly + 4}" font-size="11">{label}</text>')
+    if target is not None and lo <= target <= hi:
+        out.append(f'<line x1="{x0 + PAD_L}" x2="{x0 + PAD_L + w}" y1="{Y(target):.1f}" y2="{Y(target):.1f}" '
+                   f'stroke="#c44e52" stroke-dasharray="2 3"/>')
+        out.append(f'<text x="{x0 + PAD_L + w - 4}" y="{Y(target) - 4:.1f}" font-size="10" fill="#c44e52" '
+                   f'text-anchor="end">target {target:.2f} (held-out)</text>')
     v = model["heldout_loss_nats"]
     out.append(f'<text x="{x0 + PAD_L + 6}" y="{PAD_T + h - 8}" font-size="11" fill="#333">shipped: held-out '
                f'{v:.4f} nats/char ({escape(model["heldout_method"])})</text>')
@@ -76,12 +83,13 @@ def write_svg(report: Path, out: Path) -> None:
     except (OSError, ValueError, KeyError) as e:
         raise ExportError(f"cannot read the export report {report}: {e}") from None
     titles = {"char": "char: LSTM(128), the play", "char_large": "char_large: 2 x LSTM(256), tinyshakespeare"}
-    shown = [(titles[k], models[k]) for k in titles if k in models and "training" in models[k]]
+    targets = {"char": 1.70, "char_large": 1.50}  # issue 16's held-out targets
+    shown = [(titles[k], models[k], targets[k]) for k in titles if k in models and "training" in models[k]]
     if not shown:
         raise ExportError(f"{report}: no character model with loss curves")
     body = []
-    for i, (title, m) in enumerate(shown):
-        body += panel(title, m, i * PANEL_W)
+    for i, (title, m, target) in enumerate(shown):
+        body += panel(title, m, i * PANEL_W, target)
     width = PANEL_W * len(shown)
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{PANEL_H}" viewBox="0 0 {width} {PANEL_H}" '
            f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(body) + "\n</svg>\n")

@@ -135,6 +135,8 @@ def test_stage_install_and_cleanup(tmp_path):
 def test_parity_failure_is_an_export_error():
     p = export.Parity("m")
     p.check("ok", [1.0], [1.0 + 1e-6])
-    p.check("bad", [1.0, 2.0], [1.0, 2.001])
-    with pytest.raises(ExportError, match="m: verification failed: bad differs by 0.001"):
+    p.check("cell state", [80.0], [80.0003])  # relative above 1: 3.75e-6
+    p.check("bad", [0.5, 0.2], [0.5, 0.201])  # absolute within [-1, 1]
+    assert p.diffs["cell state"] == pytest.approx(0.0003 / 80.0003, rel=1e-3)
+    with pytest.raises(ExportError, match=r"m: verification failed: bad differs by 0.001 > 1e-05 \(1 check"):
         p.verify()
