@@ -41,22 +41,27 @@ func runBinding(b *testing.B, bd model.Binding, perOp int, unit string) {
 	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), unit)
 }
 
-// charBinding binds char.onnx over [batch, steps, V] inputs and a state.
+// charBinding binds a stateful text model (char.onnx, char_large.onnx) over
+// [batch, steps, V] inputs and its state tensors (from its metadata).
 func charBinding(b *testing.B, m *model.Model, batch, steps int) model.Binding {
 	b.Helper()
 	V := m.Signature().Inputs[0].Shape[2]
 	if V < 0 {
 		V = int64(len(m.Metadata().Vocab))
 	}
-	H := int64(m.Metadata().StateSize)
+	md := m.Metadata()
+	H := int64(md.StateSize)
 	n := int64(batch)
 	x := model.NewFloat32(model.Shape{n, int64(steps), V}, nil)
 	for r := range int64(batch) * int64(steps) {
 		x.Float32s()[r*V+r%V] = 1
 	}
-	in := map[string]*model.Tensor{"x": x, "h": model.NewFloat32(model.Shape{n, H}, nil), "c": model.NewFloat32(model.Shape{n, H}, nil)}
-	out := map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, V}, nil),
-		"h_out": model.NewFloat32(model.Shape{n, H}, nil), "c_out": model.NewFloat32(model.Shape{n, H}, nil)}
+	in := map[string]*model.Tensor{"x": x}
+	out := map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, V}, nil)}
+	for i := range md.StateInputs {
+		in[md.StateInputs[i]] = model.NewFloat32(model.Shape{n, H}, nil)
+		out[md.StateOutputs[i]] = model.NewFloat32(model.Shape{n, H}, nil)
+	}
 	bd, err := m.Bind(in, out)
 	if err != nil {
 		b.Fatal(err)
@@ -70,6 +75,19 @@ func BenchmarkCharStep(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		m := benchModel(b, "char.onnx", threads)
 		for _, batch := range []int{1, 64, 256} {
+			b.Run(fmt.Sprintf("threads=%d/batch=%d", threads, batch), func(b *testing.B) {
+				runBinding(b, charBinding(b, m, batch, 1), batch, "rows/s")
+			})
+		}
+	}
+}
+
+// One step of char_large.onnx (two LSTM(256) layers, about 8x char's
+// arithmetic per character): here compute, not call overhead, dominates.
+func BenchmarkCharLargeStep(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		m := benchModel(b, "char_large.onnx", threads)
+		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("threads=%d/batch=%d", threads, batch), func(b *testing.B) {
 				runBinding(b, charBinding(b, m, batch, 1), batch, "rows/s")
 			})

@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/rnnrun/rnnrun/internal/golden"
@@ -19,10 +20,20 @@ func openShipped(t testing.TB, name string) *model.Model {
 	return m
 }
 
-// Every golden case of every shipped ONNX model: Go's outputs equal the
-// Keras outputs recorded by the exporter within the file's tolerance (1e-5).
+// Every golden case of every shipped ONNX model (every golden file with cases:
+// char, char_window, char_large, mnist, mnist_tf): Go's outputs equal the Keras
+// outputs recorded by the exporter within the file's tolerance (1e-5).
 func TestGoldenCases(t *testing.T) {
-	for _, file := range []string{"char.json", "char_window.json", "mnist.json", "mnist_tf.json"} {
+	files, err := golden.CaseFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"char.json", "char_large.json", "char_window.json", "mnist.json", "mnist_tf.json"} {
+		if !slices.Contains(files, want) {
+			t.Fatalf("golden files %v lack %s", files, want)
+		}
+	}
+	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			g, err := golden.Load(file)
 			if err != nil {
@@ -42,11 +53,11 @@ func TestGoldenCases(t *testing.T) {
 					if !ok {
 						t.Fatalf("%s: no output %q", c.Name, name)
 					}
-					d, err := golden.MaxAbsDiff(got.Float32s(), want.Data)
+					d, err := golden.MaxDiff(got.Float32s(), want.Data)
 					if err != nil || d > g.Tolerance {
-						t.Fatalf("%s/%s: max abs diff %g > %g (%v)", c.Name, name, d, g.Tolerance, err)
+						t.Fatalf("%s/%s: max diff %g > %g (%v)", c.Name, name, d, g.Tolerance, err)
 					}
-					t.Logf("%s %s/%s: max abs diff %.3g", file, c.Name, name, d)
+					t.Logf("%s %s/%s: max diff %.3g", file, c.Name, name, d)
 				}
 			}
 		})
@@ -88,9 +99,9 @@ func TestGoldenRollout(t *testing.T) {
 		}
 		cur = 1 - cur
 		want := g.Probs.Data[int64(step)*V : int64(step+1)*V]
-		d, err := golden.MaxAbsDiff(probs.Float32s(), want)
+		d, err := golden.MaxDiff(probs.Float32s(), want)
 		if err != nil || d > g.Tolerance {
-			t.Fatalf("step %d: max abs diff %g > %g (%v)", step, d, g.Tolerance, err)
+			t.Fatalf("step %d: max diff %g > %g (%v)", step, d, g.Tolerance, err)
 		}
 		worst = max(worst, d)
 	}
@@ -98,11 +109,11 @@ func TestGoldenRollout(t *testing.T) {
 		got  *model.Tensor
 		want golden.Tensor
 	}{"h_out": {h[cur], g.HOut}, "c_out": {c[cur], g.COut}} {
-		d, err := golden.MaxAbsDiff(pair.got.Float32s(), pair.want.Data)
+		d, err := golden.MaxDiff(pair.got.Float32s(), pair.want.Data)
 		if err != nil || d > g.Tolerance {
-			t.Fatalf("final %s: max abs diff %g (%v)", name, d, err)
+			t.Fatalf("final %s: max diff %g (%v)", name, d, err)
 		}
 		worst = max(worst, d)
 	}
-	t.Logf("50-step rollout: max abs diff %.3g over every step's probs and the final state", worst)
+	t.Logf("50-step rollout: max diff %.3g over every step's probs and the final state", worst)
 }
