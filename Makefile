@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean generate
 
 all: build
 
@@ -61,6 +61,12 @@ export: setup-python
 # Writes bench/results/, docs/benchmarks.md and docs/benchmarks.svg (scripts/bench.sh).
 bench: setup-ort setup-python
 	bash scripts/bench.sh
+
+# Regenerates runtime/native/onnxpb/onnx.pb.go from Debian's onnx.proto with the pinned
+# protoc-gen-go (scripts/setup-generate.sh installs protoc, libonnx-dev and the plugin).
+generate:
+	@bash scripts/setup-generate.sh
+	GOPATH=$$($(GO) env GOPATH) $(GO) generate ./runtime/native/onnxpb
 
 clean:
 	rm -rf bin

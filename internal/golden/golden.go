@@ -89,3 +89,16 @@ func MaxAbsDiff(got, want []float32) (float64, error) {
 	}
 	return m, nil
 }
+
+// Files lists the golden files in models/export/testdata (names, sorted).
+func Files() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(ExportDir(), "testdata", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(paths))
+	for k, p := range paths {
+		names[k] = filepath.Base(p)
+	}
+	return names, nil
+}
