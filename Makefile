@@ -34,6 +34,7 @@ test: setup lint test-python test-go test-tf
 
 test-go: build
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'TestEvalMatchesONNXRuntime' ./runtime/native/parity/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
 
 # The exporter's tests: bad input, the ONNX graphs, and a --fast export end to end into a

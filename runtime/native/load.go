@@ -305,8 +305,10 @@ func (s *scope) outerNeed(gp *onnxpb.GraphProto) string {
 
 func (s *scope) addNode(np *onnxpb.NodeProto) error {
 	name := np.GetName()
-	if name == "" && len(np.GetOutput()) > 0 {
-		name = np.GetOutput()[0]
+	for _, o := range np.GetOutput() {
+		if name == "" {
+			name = o // unnamed nodes go by their first output
+		}
 	}
 	c := &nodeCtx{s: s, np: np, name: name, attrs: newAttrs(np)}
 	if d := np.GetDomain(); d != "" && d != "ai.onnx" {

@@ -1,0 +1,164 @@
+package parity_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
+	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/native/onnxpb"
+)
+
+// recurrentCase is one LSTM, GRU or RNN node with random weights.
+type recurrentCase struct {
+	op        string
+	direction string
+	lbr       int64 // GRU linear_before_reset
+	seqLens   bool
+	initial   bool
+	weightsIn bool // W fed as a graph input rather than an initializer
+}
+
+func (c recurrentCase) String() string {
+	return fmt.Sprintf("%s/%s/lbr=%d/lens=%v/init=%v/Win=%v", c.op, c.direction, c.lbr, c.seqLens, c.initial, c.weightsIn)
+}
+
+const (
+	rT, rB, rI, rH = 5, 3, 4, 6
+)
+
+func floatTensor(name string, dims []int64, r *rand.Rand) *onnxpb.TensorProto {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for k := range data {
+		data[k] = float32(r.NormFloat64() * 0.5)
+	}
+	return &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: data}
+}
+
+func valueInfo(name string, et onnxpb.TensorProto_DataType, dims ...int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(et)), Shape: shape}}}}
+}
+
+// build writes the case's model and returns its path and inputs.
+func (c recurrentCase) build(t *testing.T, r *rand.Rand) (string, map[string]*model.Tensor) {
+	gates := map[string]int64{"LSTM": 4, "GRU": 3, "RNN": 1}[c.op]
+	D := int64(1)
+	if c.direction == "bidirectional" {
+		D = 2
+	}
+	w := floatTensor("W", []int64{D, gates * rH, rI}, r)
+	g := &onnxpb.GraphProto{Name: proto.String("recurrent")}
+	g.Initializer = append(g.Initializer, floatTensor("R", []int64{D, gates * rH, rH}, r), floatTensor("B", []int64{D, 2 * gates * rH}, r))
+	inputs := map[string]*model.Tensor{"X": randTensor(r, rT, rB, rI)}
+	g.Input = append(g.Input, valueInfo("X", onnxpb.TensorProto_FLOAT, rT, rB, rI))
+	if c.weightsIn {
+		g.Input = append(g.Input, valueInfo("W", onnxpb.TensorProto_FLOAT, w.Dims...))
+		inputs["W"] = &model.Tensor{Shape: w.Dims, Data: w.FloatData}
+	} else {
+		g.Initializer = append(g.Initializer, w)
+	}
+	node := &onnxpb.NodeProto{OpType: proto.String(c.op), Name: proto.String("rnn"), Input: []string{"X", "W", "R", "B", "", "", ""}}
+	if c.seqLens {
+		node.Input[4] = "lens"
+		g.Input = append(g.Input, valueInfo("lens", onnxpb.TensorProto_INT32, rB))
+		inputs["lens"] = &model.Tensor{Shape: model.Shape{rB}, Data: []int32{rT, 2, 0 + 1}}
+	}
+	if c.initial {
+		node.Input[5] = "h0"
+		g.Initializer = append(g.Initializer, floatTensor("h0", []int64{D, rB, rH}, r))
+		if c.op == "LSTM" {
+			node.Input[6] = "c0"
+			g.Initializer = append(g.Initializer, floatTensor("c0", []int64{D, rB, rH}, r))
+		}
+	}
+	if c.op != "LSTM" {
+		node.Input = node.Input[:6]
+	}
+	node.Output = []string{"Y", "Y_h"}
+	g.Output = append(g.Output, valueInfo("Y", onnxpb.TensorProto_FLOAT, rT, D, rB, rH), valueInfo("Y_h", onnxpb.TensorProto_FLOAT, D, rB, rH))
+	if c.op == "LSTM" {
+		node.Output = append(node.Output, "Y_c")
+		g.Output = append(g.Output, valueInfo("Y_c", onnxpb.TensorProto_FLOAT, D, rB, rH))
+	}
+	node.Attribute = []*onnxpb.AttributeProto{
+		{Name: proto.String("hidden_size"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(rH)},
+		{Name: proto.String("direction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(c.direction)},
+	}
+	if c.op == "GRU" {
+		node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: proto.String("linear_before_reset"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(c.lbr)})
+	}
+	g.Node = []*onnxpb.NodeProto{node}
+	m := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}}}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rnn.onnx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, inputs
+}
+
+func randTensor(r *rand.Rand, dims ...int64) *model.Tensor {
+	t := model.NewFloat32(dims, nil)
+	for k := range t.Float32s() {
+		t.Float32s()[k] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// LSTM, GRU (both linear_before_reset) and RNN, forward, reverse and
+// bidirectional, with and without sequence_lens and initial states, weights
+// as initializers or as an input: every output of native equals ONNX Runtime's.
+func TestRecurrentOpsMatchONNXRuntime(t *testing.T) {
+	var cases []recurrentCase
+	for _, op := range []string{"LSTM", "GRU", "RNN"} {
+		for _, dir := range []string{"forward", "reverse", "bidirectional"} {
+			for _, lens := range []bool{false, true} {
+				c := recurrentCase{op: op, direction: dir, seqLens: lens, initial: lens, weightsIn: dir == "reverse"}
+				cases = append(cases, c)
+				if op == "GRU" {
+					c.lbr = 1
+					cases = append(cases, c)
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(11, 1))
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) {
+			path, inputs := c.build(t, r)
+			outs := map[string]map[string]*model.Tensor{}
+			for _, backend := range backends {
+				m := onnxtest.Open(t, path, backend)
+				out, err := m.Run(context.Background(), inputs)
+				if err != nil {
+					t.Fatalf("%s: %v", backend, err)
+				}
+				outs[backend] = out
+			}
+			for name, want := range outs["onnx"] {
+				if err := onnxtest.Compare(outs["native"][name], want); err != nil {
+					t.Errorf("output %s: %v", name, err)
+				}
+			}
+		})
+	}
+}
