@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean generate
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean generate foreign-models
 
 all: build
 
@@ -32,7 +32,13 @@ lint:
 
 test: setup lint test-python test-go test-tf
 
-test-go: build
+# Models made by other tools (PyTorch, Keras 3) for the native backend's tests, cached by
+# the scripts' hash: the first run takes about a minute, later runs nothing.
+foreign-models: setup-python setup-testdata
+	@bash scripts/foreign-models.sh >/dev/null
+
+# The race-enabled run evaluates 500 MNIST images per backend; the second line the full 10,000.
+test-go: build foreign-models
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'TestEvalMatchesONNXRuntime' ./runtime/native/parity/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
