@@ -27,7 +27,8 @@ func (p *bcast) init(a, b []int) error {
 			o = db
 		case db == 1:
 		default:
-			return fmt.Errorf("shapes %v and %v do not broadcast", a, b)
+			// copies, so that a and b (often stack arrays) do not escape
+			return fmt.Errorf("shapes %v and %v do not broadcast", append([]int(nil), a...), append([]int(nil), b...))
 		}
 		p.out[d] = o
 		p.sa[d], p.sb[d] = 0, 0

@@ -63,6 +63,7 @@ type frame struct {
 	g     *graph
 	vals  []value
 	state []any
+	ctx   context.Context // of the running call, for ops that loop (Loop)
 }
 
 func newFrame(g *graph) *frame {
@@ -96,6 +97,8 @@ func (f *frame) out(n *node, k int) *value {
 
 // exec runs every node in order.
 func (f *frame) exec(ctx context.Context) error {
+	f.ctx = ctx
+	defer func() { f.ctx = nil }()
 	for _, n := range f.g.nodes {
 		if err := n.op.run(f, n); err != nil {
 			return fmt.Errorf("%w: node %q (%s): %v", model.ErrBadInput, n.name, n.opType, err)

@@ -55,6 +55,7 @@ func init() {
 		"Constant":        buildConstant,
 		"ConstantOfShape": buildConstantOfShape,
 		"Expand":          buildExpand,
+		"Loop":            buildLoop,
 	}
 }
 

@@ -290,12 +290,12 @@ func checkState(name string, v *value, d rnnDims, layout int) error {
 	if v == nil {
 		return nil
 	}
-	want := [3]int{d.D, d.B, d.H}
+	w0, w1 := d.D, d.B
 	if layout == 1 {
-		want = [3]int{d.B, d.D, d.H}
+		w0, w1 = d.B, d.D
 	}
-	if v.et != f32 || v.rank() != 3 || v.shape[0] != want[0] || v.shape[1] != want[1] || v.shape[2] != want[2] {
-		return fmt.Errorf("%s must be float32 %v, is %s%v", name, want, v.et, v.shape)
+	if v.et != f32 || v.rank() != 3 || v.shape[0] != w0 || v.shape[1] != w1 || v.shape[2] != d.H {
+		return fmt.Errorf("%s must be float32 [%d %d %d], is %s%v", name, w0, w1, d.H, v.et, v.shape)
 	}
 	return nil
 }

@@ -117,6 +117,9 @@ func TestForeignModels(t *testing.T) {
 					t.Fatalf("%s: %v", backend, err)
 				}
 				results[backend] = out
+				if backend == "native" {
+					checkNoAllocs(t, m, in, out)
+				}
 			}
 			for k, want := range doc.Outputs {
 				o := sig.Outputs[k].Name
@@ -132,5 +135,32 @@ func TestForeignModels(t *testing.T) {
 				t.Logf("%s %s%v: max abs diff %.2g vs the framework, %.2g vs ONNX Runtime", name, o, got.Shape, d, dort)
 			}
 		})
+	}
+}
+
+// checkNoAllocs binds the model over the call's tensors and checks that a
+// Binding's Run allocates nothing after the first.
+func checkNoAllocs(t *testing.T, m *model.Model, in, out map[string]*model.Tensor) {
+	t.Helper()
+	outs := map[string]*model.Tensor{}
+	for name, o := range out {
+		outs[name] = model.NewFloat32(o.Shape, nil)
+	}
+	bd, err := m.Bind(in, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bd.Close()
+	ctx := context.Background()
+	if err := bd.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(5, func() { bd.Run(ctx) }); a != 0 {
+		t.Errorf("a Binding's Run allocates %v times", a)
+	}
+	for name, o := range out {
+		if d, err := golden.MaxAbsDiff(outs[name].Float32s(), o.Float32s()); err != nil || d != 0 {
+			t.Errorf("output %q through a Binding differs from Run by %g (%v)", name, d, err)
+		}
 	}
 }
