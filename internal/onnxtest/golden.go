@@ -131,3 +131,6 @@ func GoldenAll(t *testing.T, backend string) {
 		})
 	}
 }
+
+// ShippedDir is models/export, where the shipped models are.
+func ShippedDir() string { return golden.ExportDir() }

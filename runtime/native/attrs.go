@@ -116,7 +116,7 @@ func (a *attrs) leftover(c *nodeCtx) error {
 	}
 	for _, at := range c.np.GetAttribute() {
 		if !a.used[at.GetName()] {
-			return c.unsupportedAttr(at.GetName(), "is not supported by the native backend's %s", c.np.GetOpType())
+			return c.unsupportedAttr(at.GetName(), "this attribute of %s is not implemented", c.np.GetOpType())
 		}
 	}
 	return nil

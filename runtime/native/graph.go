@@ -4,14 +4,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
 // ErrUnsupported marks a model the native backend cannot run (an op, an
-// attribute, an input or an element type it does not implement). Errors that
-// wrap it also wrap model.ErrBadModel; ONNX Runtime may still run such a model.
+// attribute, an input or an element type it does not implement); ONNX Runtime
+// may still run it. Such errors are *UnsupportedError, and also match
+// model.ErrBadModel.
 var ErrUnsupported = errors.New("not supported by the native backend")
+
+// UnsupportedError says what in a model file the native backend does not
+// support: the node, op and attribute when it is one node's.
+type UnsupportedError struct {
+	File   string // the model file's base name
+	Node   string // the node's name (or first output), if a node's
+	Op     string // the node's op type
+	Attr   string // the attribute, if one
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %s", model.ErrBadModel, e.File)
+	if e.Op != "" {
+		fmt.Fprintf(&b, ": node %q (%s)", e.Node, e.Op)
+	}
+	if e.Attr != "" {
+		fmt.Fprintf(&b, ": attribute %q", e.Attr)
+	}
+	fmt.Fprintf(&b, ": %s; %v (run this model with --backend onnx)", e.Reason, ErrUnsupported)
+	return b.String()
+}
+
+// Is matches ErrUnsupported and model.ErrBadModel.
+func (e *UnsupportedError) Is(target error) bool {
+	return target == ErrUnsupported || target == model.ErrBadModel
+}
+
+func unsupported(file, format string, args ...any) error {
+	return &UnsupportedError{File: file, Reason: fmt.Sprintf(format, args...)}
+}
 
 // op is one node's computation. run reads the node's inputs from f and
 // writes its outputs into f; it must not allocate once the frame's buffers

@@ -77,8 +77,7 @@ func defaultOpset(base string, m *onnxpb.ModelProto) (int64, error) {
 	case opset < 0:
 		return 0, fmt.Errorf("%w: %s imports no opset of the default ONNX domain", model.ErrBadModel, base)
 	case opset < MinOpset || opset > MaxOpset:
-		return 0, fmt.Errorf("%w: %w: %s uses ONNX opset %d; the native backend reads opsets %d to %d (use --backend onnx)",
-			model.ErrBadModel, ErrUnsupported, base, opset, MinOpset, MaxOpset)
+		return 0, unsupported(base, "the model uses ONNX opset %d; the native backend reads opsets %d to %d", opset, MinOpset, MaxOpset)
 	}
 	return opset, nil
 }
@@ -149,7 +148,7 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope) (*graph, error) {
 		}
 	}
 	if len(gp.GetSparseInitializer()) > 0 {
-		return nil, fmt.Errorf("%w: %w: %s: sparse initializers are not supported (use --backend onnx)", model.ErrBadModel, ErrUnsupported, b.base)
+		return nil, unsupported(b.base, "sparse initializers")
 	}
 	for _, vi := range gp.GetInput() {
 		if _, isInit := s.index[vi.GetName()]; isInit {
@@ -182,13 +181,13 @@ func (s *scope) addConst(name string, tp *onnxpb.TensorProto) error {
 	t, err := TensorFromProto(tp)
 	if err != nil {
 		if strings.Contains(err.Error(), "external file") || strings.Contains(err.Error(), "not support") {
-			return fmt.Errorf("%w: %w: %s: %v", model.ErrBadModel, ErrUnsupported, s.b.base, err)
+			return unsupported(s.b.base, "%v", err)
 		}
 		return s.b.fail("%v", err)
 	}
 	v, err := constValue(t)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %s: tensor %q: %v (use --backend onnx)", model.ErrBadModel, ErrUnsupported, s.b.base, name, err)
+		return unsupported(s.b.base, "tensor %q: %v", name, err)
 	}
 	s.g.consts[s.newSlot(name)] = v
 	return nil
@@ -202,13 +201,12 @@ func (b *builder) tensorInfo(vi *onnxpb.ValueInfoProto) (model.TensorInfo, error
 		if vi.GetType() == nil {
 			return info, nil // untyped (allowed in subgraphs)
 		}
-		return info, fmt.Errorf("%w: %w: %s: %q is not a tensor (sequences, maps and optionals are not supported; use --backend onnx)",
-			model.ErrBadModel, ErrUnsupported, b.base, vi.GetName())
+		return info, unsupported(b.base, "%q is not a tensor (sequences, maps and optionals are not supported)", vi.GetName())
 	}
 	info.Type = modelDType(tt.GetElemType())
 	if _, ok := elemOf(tt.GetElemType()); !ok && tt.GetElemType() != 0 {
-		return info, fmt.Errorf("%w: %w: %s: tensor %q has element type %s; the native backend computes float32, int64, int32 and bool (use --backend onnx)",
-			model.ErrBadModel, ErrUnsupported, b.base, vi.GetName(), dataTypeName(tt.GetElemType()))
+		return info, unsupported(b.base, "tensor %q has element type %s (float32, int64, int32 and bool are supported)",
+			vi.GetName(), dataTypeName(tt.GetElemType()))
 	}
 	if tt.GetShape() != nil {
 		info.Shape = model.Shape{}
@@ -220,8 +218,7 @@ func (b *builder) tensorInfo(vi *onnxpb.ValueInfoProto) (model.TensorInfo, error
 			}
 		}
 		if len(info.Shape) > maxRank {
-			return info, fmt.Errorf("%w: %w: %s: tensor %q has rank %d, above the native backend's limit of %d",
-				model.ErrBadModel, ErrUnsupported, b.base, vi.GetName(), len(info.Shape), maxRank)
+			return info, unsupported(b.base, "tensor %q has rank %d, above the limit of %d", vi.GetName(), len(info.Shape), maxRank)
 		}
 	}
 	return info, nil
@@ -380,12 +377,12 @@ func (c *nodeCtx) where() string {
 
 // unsupported refuses the node: the error names the file, node and op.
 func (c *nodeCtx) unsupported(format string, args ...any) error {
-	return fmt.Errorf("%w: %w: %s: %s; run this model with --backend onnx", model.ErrBadModel, ErrUnsupported, c.where(), fmt.Sprintf(format, args...))
+	return c.unsupportedAttr("", format, args...)
 }
 
-// unsupportedAttr refuses an attribute value.
+// unsupportedAttr refuses an attribute (or its value).
 func (c *nodeCtx) unsupportedAttr(attr, format string, args ...any) error {
-	return c.unsupported("attribute %q: %s", attr, fmt.Sprintf(format, args...))
+	return &UnsupportedError{File: c.s.b.base, Node: c.name, Op: c.np.GetOpType(), Attr: attr, Reason: fmt.Sprintf(format, args...)}
 }
 
 // invalid reports a malformed node.

@@ -105,7 +105,7 @@ func (o *recurrent) checkAttrs(c *nodeCtx) error {
 	}
 	for _, a := range []string{"activation_alpha", "activation_beta", "clip"} {
 		if c.attrs.has(a) {
-			return c.unsupportedAttr(a, "is not supported (the default activations, unclipped, are)")
+			return c.unsupportedAttr(a, "is not implemented (only unclipped cells with the default activations are)")
 		}
 	}
 	if o.kind == cellLSTM && c.attrs.int("input_forget", 0) != 0 {

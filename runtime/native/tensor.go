@@ -202,7 +202,7 @@ func dataTypeName(dt int32) string {
 // bool. Tensors whose data lives in external files are refused.
 func TensorFromProto(tp *onnxpb.TensorProto) (*model.Tensor, error) {
 	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(tp.GetExternalData()) > 0 {
-		return nil, fmt.Errorf("tensor %q keeps its data in an external file, which the native backend does not read (use --backend onnx, or save the model with its weights inside)", tp.GetName())
+		return nil, fmt.Errorf("tensor %q keeps its data in an external file, which the native backend does not read (save the model with its weights inside)", tp.GetName())
 	}
 	if tp.GetSegment() != nil {
 		return nil, fmt.Errorf("tensor %q is segmented, which the native backend does not read", tp.GetName())

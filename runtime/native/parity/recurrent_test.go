@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -42,16 +40,7 @@ func floatTensor(name string, dims []int64, r *rand.Rand) *onnxpb.TensorProto {
 	for k := range data {
 		data[k] = float32(r.NormFloat64() * 0.5)
 	}
-	return &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: data}
-}
-
-func valueInfo(name string, et onnxpb.TensorProto_DataType, dims ...int64) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
-	}
-	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(et)), Shape: shape}}}}
+	return onnxtest.Floats(name, dims, data)
 }
 
 // build writes the case's model and returns its path and inputs.
@@ -65,17 +54,18 @@ func (c recurrentCase) build(t *testing.T, r *rand.Rand) (string, map[string]*mo
 	g := &onnxpb.GraphProto{Name: proto.String("recurrent")}
 	g.Initializer = append(g.Initializer, floatTensor("R", []int64{D, gates * rH, rH}, r), floatTensor("B", []int64{D, 2 * gates * rH}, r))
 	inputs := map[string]*model.Tensor{"X": randTensor(r, rT, rB, rI)}
-	g.Input = append(g.Input, valueInfo("X", onnxpb.TensorProto_FLOAT, rT, rB, rI))
+	g.Input = append(g.Input, onnxtest.ValueInfo("X", onnxpb.TensorProto_FLOAT, rT, rB, rI))
 	if c.weightsIn {
-		g.Input = append(g.Input, valueInfo("W", onnxpb.TensorProto_FLOAT, w.Dims...))
+		g.Input = append(g.Input, onnxtest.ValueInfo("W", onnxpb.TensorProto_FLOAT, w.Dims...))
 		inputs["W"] = &model.Tensor{Shape: w.Dims, Data: w.FloatData}
 	} else {
 		g.Initializer = append(g.Initializer, w)
 	}
-	node := &onnxpb.NodeProto{OpType: proto.String(c.op), Name: proto.String("rnn"), Input: []string{"X", "W", "R", "B", "", "", ""}}
+	node := onnxtest.Node(c.op, "rnn", []string{"X", "W", "R", "B", "", "", ""}, nil,
+		onnxtest.AttrInt("hidden_size", rH), onnxtest.AttrString("direction", c.direction))
 	if c.seqLens {
 		node.Input[4] = "lens"
-		g.Input = append(g.Input, valueInfo("lens", onnxpb.TensorProto_INT32, rB))
+		g.Input = append(g.Input, onnxtest.ValueInfo("lens", onnxpb.TensorProto_INT32, rB))
 		inputs["lens"] = &model.Tensor{Shape: model.Shape{rB}, Data: []int32{rT, 2, 0 + 1}}
 	}
 	if c.initial {
@@ -90,30 +80,16 @@ func (c recurrentCase) build(t *testing.T, r *rand.Rand) (string, map[string]*mo
 		node.Input = node.Input[:6]
 	}
 	node.Output = []string{"Y", "Y_h"}
-	g.Output = append(g.Output, valueInfo("Y", onnxpb.TensorProto_FLOAT, rT, D, rB, rH), valueInfo("Y_h", onnxpb.TensorProto_FLOAT, D, rB, rH))
+	g.Output = append(g.Output, onnxtest.ValueInfo("Y", onnxpb.TensorProto_FLOAT, rT, D, rB, rH), onnxtest.ValueInfo("Y_h", onnxpb.TensorProto_FLOAT, D, rB, rH))
 	if c.op == "LSTM" {
 		node.Output = append(node.Output, "Y_c")
-		g.Output = append(g.Output, valueInfo("Y_c", onnxpb.TensorProto_FLOAT, D, rB, rH))
-	}
-	node.Attribute = []*onnxpb.AttributeProto{
-		{Name: proto.String("hidden_size"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(rH)},
-		{Name: proto.String("direction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(c.direction)},
+		g.Output = append(g.Output, onnxtest.ValueInfo("Y_c", onnxpb.TensorProto_FLOAT, D, rB, rH))
 	}
 	if c.op == "GRU" {
-		node.Attribute = append(node.Attribute, &onnxpb.AttributeProto{Name: proto.String("linear_before_reset"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(c.lbr)})
+		node.Attribute = append(node.Attribute, onnxtest.AttrInt("linear_before_reset", c.lbr))
 	}
 	g.Node = []*onnxpb.NodeProto{node}
-	m := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
-		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}}}
-	b, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "rnn.onnx")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path, inputs
+	return onnxtest.WriteModel(t, "rnn.onnx", g, 17), inputs
 }
 
 func randTensor(r *rand.Rand, dims ...int64) *model.Tensor {
