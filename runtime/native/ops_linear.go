@@ -67,7 +67,7 @@ func (o *matmul) run(f *frame, n *node) error {
 		r := copy(dims[:], a.shape[:a.rank()-1])
 		dims[r] = o.n
 		dst := out.floats(dims[:r+1])
-		kernel.GemmNT(dst, a.f, o.bt, a.size()/max(K, 1), o.n, K, false)
+		mulNT(dst, a.f, o.bt, a.size()/max(K, 1), o.n, K, false)
 		return nil
 	}
 	return matmulGeneral(f.state[n.slot].(*matmulState), a, b, out)
@@ -119,7 +119,7 @@ func matmulGeneral(st *matmulState, a, b, out *value) error {
 				lastB = boff
 			}
 			aoff := (ia + j*sa) * mk
-			kernel.GemmNT(dst[batch*mn:batch*mn+mn], a.f[aoff:aoff+mk], bt, M, N, K, false)
+			mulNT(dst[batch*mn:batch*mn+mn], a.f[aoff:aoff+mk], bt, M, N, K, false)
 			batch++
 		}
 	})
@@ -184,7 +184,7 @@ func (o *gemm) run(f *frame, n *node) error {
 		return fmt.Errorf("A%v and B%v do not multiply (transA=%v, transB=%v)", a.shape, b.shape, o.transA, o.transB)
 	}
 	dst := out.floats([]int{M, N})
-	kernel.GemmNT(dst, av, bt, M, N, K, false)
+	mulNT(dst, av, bt, M, N, K, false)
 	if o.alpha != 1 {
 		for k := range dst {
 			dst[k] *= o.alpha
