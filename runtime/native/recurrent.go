@@ -43,6 +43,7 @@ type rnnWeights struct {
 // R_b of its h gate apart, as the reset gate scales it).
 type dirWeights struct {
 	w, wt, r, bias, rbh []float32
+	p                   []float32 // LSTM peepholes [3H] (i, o, f), or nil
 }
 
 type rnnState struct {
@@ -69,9 +70,6 @@ func buildRecurrent(kind rnnKind) func(*nodeCtx) (op, error) {
 		if err := c.inputs(3, maxIn); err != nil {
 			return nil, err
 		}
-		if kind == cellLSTM && c.has(7) {
-			return nil, c.unsupported("input P (peephole weights) is not supported")
-		}
 		o.hidden = int(c.attrs.int("hidden_size", 0))
 		switch dir := c.attrs.str("direction", "forward"); dir {
 		case "forward":
@@ -89,9 +87,10 @@ func buildRecurrent(kind rnnKind) func(*nodeCtx) (op, error) {
 		if err := o.checkAttrs(c); err != nil {
 			return nil, err
 		}
-		if w, r, b := c.constant(1), c.constant(2), c.constant(3); w != nil && r != nil && (b != nil || !c.has(3)) {
+		w, r, b, p := c.constant(1), c.constant(2), c.constant(3), c.constant(7)
+		if w != nil && r != nil && (b != nil || !c.has(3)) && (p != nil || !c.has(7)) {
 			o.w = &rnnWeights{}
-			if err := o.prepare(o.w, w, r, b); err != nil {
+			if err := o.prepare(o.w, w, r, b, p); err != nil {
 				return nil, c.invalid("%v", err)
 			}
 		}
@@ -145,7 +144,7 @@ func (o *recurrent) checkAttrs(c *nodeCtx) error {
 }
 
 // prepare lays out W, R and B (b may be nil) into dst, reusing its buffers.
-func (o *recurrent) prepare(dst *rnnWeights, w, r, b *value) error {
+func (o *recurrent) prepare(dst *rnnWeights, w, r, b, p *value) error {
 	if w.et != f32 || r.et != f32 || w.rank() != 3 || r.rank() != 3 {
 		return fmt.Errorf("W and R must be 3-D float32, are %s%v and %s%v", w.et, w.shape, r.et, r.shape)
 	}
@@ -160,9 +159,16 @@ func (o *recurrent) prepare(dst *rnnWeights, w, r, b *value) error {
 	if b != nil && (b.et != f32 || b.rank() != 2 || b.shape[0] != o.dirs || b.shape[1] != 2*G) {
 		return fmt.Errorf("B%v must be [%d, %d]", b.shape, o.dirs, 2*G)
 	}
+	if p != nil && (p.et != f32 || p.rank() != 2 || p.shape[0] != o.dirs || p.shape[1] != 3*H) {
+		return fmt.Errorf("P%v must be [%d, %d]", p.shape, o.dirs, 3*H)
+	}
 	dst.in, dst.hidden = I, H
 	for d := range o.dirs {
 		dw := &dst.dir[d]
+		dw.p = nil
+		if p != nil {
+			dw.p = p.f[d*3*H : (d+1)*3*H]
+		}
 		dw.w = w.f[d*G*I : (d+1)*G*I]
 		dw.r = r.f[d*G*H : (d+1)*G*H]
 		transposeInto(grow(&dw.wt, G*I), dw.w, G, I)
@@ -199,7 +205,7 @@ func (o *recurrent) run(f *frame, n *node) error {
 	wts := o.w
 	if wts == nil {
 		wts = &st.wts
-		if err := o.prepare(wts, f.in(n, 1), f.in(n, 2), f.in(n, 3)); err != nil {
+		if err := o.prepare(wts, f.in(n, 1), f.in(n, 2), f.in(n, 3), f.in(n, 7)); err != nil {
 			return err
 		}
 	}
@@ -455,7 +461,11 @@ func (o *recurrent) step(st *rnnState, dw *dirWeights, act unKind, g, h, c []flo
 	case cellLSTM:
 		mulNT(g, h, dw.r, d.B, G, H, true)
 		for b := range d.B {
-			if active(lens, s, b) {
+			switch {
+			case !active(lens, s, b):
+			case dw.p != nil:
+				peepholeCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], dw.p, H)
+			default:
 				kernel.LSTMCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], H)
 			}
 		}
@@ -529,5 +539,28 @@ func gruOut(gb, h []float32, H int) {
 	for k := range H {
 		z := gb[k]
 		h[k] = (1-z)*gh[k] + z*h[k]
+	}
+}
+
+// peepholeCell is the LSTM cell with peepholes p = [Pi, Po, Pf]:
+// i = σ(gi + Pi c), f = σ(gf + Pf c), c' = f c + i tanh(gc), o = σ(go + Po c'), h = o tanh(c').
+func peepholeCell(g, c, h, p []float32, H int) {
+	gi, gO, gf, gc := g[:H], g[H:2*H], g[2*H:3*H], g[3*H:4*H]
+	pi, pO, pf := p[:H], p[H:2*H], p[2*H:3*H]
+	for k := range H {
+		gi[k] += pi[k] * c[k]
+		gf[k] += pf[k] * c[k]
+	}
+	kernel.Sigmoid(gi, gi)
+	kernel.Sigmoid(gf, gf)
+	kernel.Tanh(gc, gc)
+	for k := range H {
+		c[k] = gf[k]*c[k] + gi[k]*gc[k]
+		gO[k] += pO[k] * c[k]
+	}
+	kernel.Sigmoid(gO, gO)
+	kernel.Tanh(h, c[:H])
+	for k := range H {
+		h[k] *= gO[k]
 	}
 }

@@ -21,10 +21,11 @@ type recurrentCase struct {
 	seqLens   bool
 	initial   bool
 	weightsIn bool // W fed as a graph input rather than an initializer
+	peepholes bool // LSTM input P
 }
 
 func (c recurrentCase) String() string {
-	return fmt.Sprintf("%s/%s/lbr=%d/lens=%v/init=%v/Win=%v", c.op, c.direction, c.lbr, c.seqLens, c.initial, c.weightsIn)
+	return fmt.Sprintf("%s/%s/lbr=%d/lens=%v/init=%v/Win=%v/P=%v", c.op, c.direction, c.lbr, c.seqLens, c.initial, c.weightsIn, c.peepholes)
 }
 
 const (
@@ -78,6 +79,9 @@ func (c recurrentCase) build(t *testing.T, r *rand.Rand) (string, map[string]*mo
 	}
 	if c.op != "LSTM" {
 		node.Input = node.Input[:6]
+	} else if c.peepholes {
+		node.Input = append(node.Input, "P")
+		g.Initializer = append(g.Initializer, floatTensor("P", []int64{D, 3 * rH}, r))
 	}
 	node.Output = []string{"Y", "Y_h"}
 	g.Output = append(g.Output, onnxtest.ValueInfo("Y", onnxpb.TensorProto_FLOAT, rT, D, rB, rH), onnxtest.ValueInfo("Y_h", onnxpb.TensorProto_FLOAT, D, rB, rH))
@@ -102,13 +106,14 @@ func randTensor(r *rand.Rand, dims ...int64) *model.Tensor {
 
 // LSTM, GRU (both linear_before_reset) and RNN, forward, reverse and
 // bidirectional, with and without sequence_lens and initial states, weights
-// as initializers or as an input: every output of native equals ONNX Runtime's.
+// as initializers or as an input, LSTM peepholes: every output of native
+// equals ONNX Runtime's.
 func TestRecurrentOpsMatchONNXRuntime(t *testing.T) {
 	var cases []recurrentCase
 	for _, op := range []string{"LSTM", "GRU", "RNN"} {
 		for _, dir := range []string{"forward", "reverse", "bidirectional"} {
 			for _, lens := range []bool{false, true} {
-				c := recurrentCase{op: op, direction: dir, seqLens: lens, initial: lens, weightsIn: dir == "reverse"}
+				c := recurrentCase{op: op, direction: dir, seqLens: lens, initial: lens, weightsIn: dir == "reverse", peepholes: op == "LSTM" && lens}
 				cases = append(cases, c)
 				if op == "GRU" {
 					c.lbr = 1
