@@ -168,20 +168,11 @@ func setCopy(dst, src *value) {
 	n := src.size()
 	switch src.et {
 	case f32:
-		if cap(dst.fbuf) < n {
-			dst.fbuf = make([]float32, n)
-		}
-		copy(dst.fbuf[:n], src.f)
+		copy(grow(&dst.fbuf, n), src.f)
 	case i64:
-		if cap(dst.ibuf) < n {
-			dst.ibuf = make([]int64, n)
-		}
-		copy(dst.ibuf[:n], src.i)
+		copy(grow(&dst.ibuf, n), src.i)
 	case boolean:
-		if cap(dst.bbuf) < n {
-			dst.bbuf = make([]bool, n)
-		}
-		copy(dst.bbuf[:n], src.b)
+		copy(grow(&dst.bbuf, n), src.b)
 	}
 	dst.like(src, src.shape)
 }
@@ -189,26 +180,24 @@ func setCopy(dst, src *value) {
 // appendElems stores src as element iter of the accumulator acc (whose shape
 // is one element's), growing its buffer geometrically.
 func appendElems(acc *value, iter int, src *value) {
-	n := src.size()
-	need := (iter + 1) * n
 	switch src.et {
 	case f32:
-		if cap(acc.fbuf) < need {
-			acc.fbuf = append(acc.fbuf[:iter*n], make([]float32, need)...)
-		}
-		acc.f = acc.fbuf[:need]
-		copy(acc.f[iter*n:], src.f)
+		acc.f = appendAt(&acc.fbuf, iter, src.f)
 	case i64:
-		if cap(acc.ibuf) < need {
-			acc.ibuf = append(acc.ibuf[:iter*n], make([]int64, need)...)
-		}
-		acc.i = acc.ibuf[:need]
-		copy(acc.i[iter*n:], src.i)
+		acc.i = appendAt(&acc.ibuf, iter, src.i)
 	case boolean:
-		if cap(acc.bbuf) < need {
-			acc.bbuf = append(acc.bbuf[:iter*n], make([]bool, need)...)
-		}
-		acc.b = acc.bbuf[:need]
-		copy(acc.b[iter*n:], src.b)
+		acc.b = appendAt(&acc.bbuf, iter, src.b)
 	}
+}
+
+// appendAt writes elem as the iter-th block of *buf and returns the blocks so far.
+func appendAt[T any](buf *[]T, iter int, elem []T) []T {
+	n := len(elem)
+	need := (iter + 1) * n
+	if cap(*buf) < need {
+		*buf = append((*buf)[:iter*n], make([]T, need)...)
+	}
+	out := (*buf)[:need]
+	copy(out[iter*n:], elem)
+	return out
 }

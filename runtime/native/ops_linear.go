@@ -18,9 +18,9 @@ func transposeInto(dst, src []float32, rows, cols int) {
 }
 
 // grow returns buf resized to n, reallocating only when it is too small.
-func grow(buf *[]float32, n int) []float32 {
+func grow[T any](buf *[]T, n int) []T {
 	if cap(*buf) < n {
-		*buf = make([]float32, n)
+		*buf = make([]T, n)
 	}
 	*buf = (*buf)[:n]
 	return *buf

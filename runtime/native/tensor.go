@@ -71,33 +71,21 @@ func (v *value) setShape(dims []int) {
 // floats makes v a float32 tensor of the given shape in its own buffer.
 func (v *value) floats(dims []int) []float32 {
 	v.setShape(dims)
-	n := v.size()
-	if cap(v.fbuf) < n {
-		v.fbuf = make([]float32, n)
-	}
-	v.et, v.f, v.i, v.b = f32, v.fbuf[:n], nil, nil
+	v.et, v.f, v.i, v.b = f32, grow(&v.fbuf, v.size()), nil, nil
 	return v.f
 }
 
 // ints makes v an int64 tensor of the given shape in its own buffer.
 func (v *value) ints(dims []int) []int64 {
 	v.setShape(dims)
-	n := v.size()
-	if cap(v.ibuf) < n {
-		v.ibuf = make([]int64, n)
-	}
-	v.et, v.f, v.i, v.b = i64, nil, v.ibuf[:n], nil
+	v.et, v.f, v.i, v.b = i64, nil, grow(&v.ibuf, v.size()), nil
 	return v.i
 }
 
 // bools makes v a bool tensor of the given shape in its own buffer.
 func (v *value) bools(dims []int) []bool {
 	v.setShape(dims)
-	n := v.size()
-	if cap(v.bbuf) < n {
-		v.bbuf = make([]bool, n)
-	}
-	v.et, v.f, v.i, v.b = boolean, nil, nil, v.bbuf[:n]
+	v.et, v.f, v.i, v.b = boolean, nil, nil, grow(&v.bbuf, v.size())
 	return v.b
 }
 
