@@ -105,6 +105,16 @@ func TestMalformedFiles(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	short := onnxtest.Floats("K", []int64{2}, nil)
+	short.RawData = []byte{1, 2, 3}
+	huge := onnxtest.Floats("K", []int64{1 << 40}, nil)
+	for name, init := range map[string]*onnxpb.TensorProto{"short raw_data": short, "no data for 2^40 values": huge} {
+		path := onnxtest.WriteModel(t, "weights.onnx", oneNode(onnxtest.Node("Add", "add", []string{"x", "K"}, []string{"y"}), init), 17)
+		err := native.Check(path)
+		if !errors.Is(err, model.ErrBadModel) || !strings.Contains(err.Error(), `tensor "K"`) || !strings.Contains(err.Error(), "weights.onnx") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	err = native.Check(noProducer)
 	if !errors.Is(err, model.ErrBadModel) || !strings.Contains(err.Error(), `"nowhere"`) || !strings.Contains(err.Error(), `node "add"`) {
 		t.Errorf("dangling input: %v", err)

@@ -816,6 +816,9 @@ func (expand) run(f *frame, n *node) error {
 	}
 	var want [maxRank]int
 	for k, d := range spec {
+		if d < 0 {
+			return fmt.Errorf("shape %v has a negative dimension", spec)
+		}
 		want[k] = int(d)
 	}
 	var p bcast

@@ -187,7 +187,8 @@ func dataTypeName(dt int32) string {
 
 // TensorFromProto decodes an ONNX TensorProto (typed fields or little-endian
 // raw_data) into a model.Tensor: float, double, int32, int64, uint8, int8 and
-// bool. Tensors whose data lives in external files are refused.
+// bool. Tensors whose data lives in external files are refused, and so is a
+// tensor whose data does not fill its shape (checked before allocating).
 func TensorFromProto(tp *onnxpb.TensorProto) (*model.Tensor, error) {
 	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(tp.GetExternalData()) > 0 {
 		return nil, fmt.Errorf("tensor %q keeps its data in an external file, which the native backend does not read (save the model with its weights inside)", tp.GetName())
@@ -200,61 +201,74 @@ func TensorFromProto(tp *onnxpb.TensorProto) (*model.Tensor, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("tensor %q has a negative dimension %v", tp.GetName(), shape)
 	}
-	raw := tp.GetRawData()
-	dt := tp.GetDataType()
-	var data any
-	var width int64
-	switch onnxpb.TensorProto_DataType(dt) {
+	raw, dt := tp.GetRawData(), onnxpb.TensorProto_DataType(tp.GetDataType())
+	var typed int // values in the typed field
+	switch dt {
 	case onnxpb.TensorProto_FLOAT:
-		width = 4
-		d := make([]float32, n)
-		if raw != nil {
-			for k := range d {
-				d[k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
-			}
-		} else {
-			copy(d, tp.GetFloatData())
-			width, raw = 0, nil
-			if int64(len(tp.GetFloatData())) != n {
-				return nil, countError(tp, len(tp.GetFloatData()), n)
-			}
-		}
-		data = d
+		typed = len(tp.GetFloatData())
 	case onnxpb.TensorProto_DOUBLE:
-		width = 8
-		d := make([]float64, n)
-		if raw != nil {
-			for k := range d {
-				d[k] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*k:]))
-			}
-		} else if int64(len(tp.GetDoubleData())) != n {
-			return nil, countError(tp, len(tp.GetDoubleData()), n)
-		} else {
-			copy(d, tp.GetDoubleData())
-		}
-		data = d
+		typed = len(tp.GetDoubleData())
 	case onnxpb.TensorProto_INT64:
-		width = 8
-		d := make([]int64, n)
-		if raw != nil {
-			for k := range d {
-				d[k] = int64(binary.LittleEndian.Uint64(raw[8*k:]))
-			}
-		} else if int64(len(tp.GetInt64Data())) != n {
-			return nil, countError(tp, len(tp.GetInt64Data()), n)
-		} else {
-			copy(d, tp.GetInt64Data())
-		}
-		data = d
+		typed = len(tp.GetInt64Data())
 	case onnxpb.TensorProto_INT32, onnxpb.TensorProto_UINT8, onnxpb.TensorProto_INT8, onnxpb.TensorProto_BOOL:
 		return smallInts(tp, shape, n)
 	default:
-		return nil, fmt.Errorf("tensor %q has element type %s, which the native backend does not support", tp.GetName(), dataTypeName(dt))
+		return nil, fmt.Errorf("tensor %q has element type %s, which the native backend does not support", tp.GetName(), dataTypeName(int32(dt)))
+	}
+	width := int64(4)
+	if dt != onnxpb.TensorProto_FLOAT {
+		width = 8
 	}
 	if raw != nil && int64(len(raw)) != n*width {
 		return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, shape %v needs %d", tp.GetName(), len(raw), shape, n*width)
 	}
+	if raw == nil && int64(typed) != n {
+		return nil, countError(tp, typed, n)
+	}
+	var data any
+	switch dt {
+	case onnxpb.TensorProto_FLOAT:
+		d := append([]float32(nil), tp.GetFloatData()...)
+		if raw != nil {
+			d = make([]float32, n)
+			for k := range d {
+				d[k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
+			}
+		}
+		data = d
+	case onnxpb.TensorProto_DOUBLE:
+		d := append([]float64(nil), tp.GetDoubleData()...)
+		if raw != nil {
+			d = make([]float64, n)
+			for k := range d {
+				d[k] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*k:]))
+			}
+		}
+		data = d
+	default:
+		d := append([]int64(nil), tp.GetInt64Data()...)
+		if raw != nil {
+			d = make([]int64, n)
+			for k := range d {
+				d[k] = int64(binary.LittleEndian.Uint64(raw[8*k:]))
+			}
+		}
+		data = d
+	}
+	if n == 0 && data == nil {
+		data = emptyOf(dt)
+	}
 	return &model.Tensor{Shape: shape, Data: data}, nil
+}
+
+func emptyOf(dt onnxpb.TensorProto_DataType) any {
+	switch dt {
+	case onnxpb.TensorProto_FLOAT:
+		return []float32{}
+	case onnxpb.TensorProto_DOUBLE:
+		return []float64{}
+	}
+	return []int64{}
 }
 
 // smallInts decodes the types ONNX stores in int32_data: int32, uint8, int8, bool.
@@ -265,12 +279,15 @@ func smallInts(tp *onnxpb.TensorProto, shape model.Shape, n int64) (*model.Tenso
 		width = 4
 	}
 	raw := tp.GetRawData()
+	switch {
+	case raw != nil && int64(len(raw)) != n*width:
+		return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, shape %v needs %d", tp.GetName(), len(raw), shape, n*width)
+	case raw == nil && int64(len(tp.GetInt32Data())) != n:
+		return nil, countError(tp, len(tp.GetInt32Data()), n)
+	}
 	vals := make([]int32, n)
 	switch {
 	case raw != nil:
-		if int64(len(raw)) != n*width {
-			return nil, fmt.Errorf("tensor %q: raw_data has %d bytes, shape %v needs %d", tp.GetName(), len(raw), shape, n*width)
-		}
 		for k := range vals {
 			if width == 4 {
 				vals[k] = int32(binary.LittleEndian.Uint32(raw[4*k:]))
@@ -280,10 +297,8 @@ func smallInts(tp *onnxpb.TensorProto, shape model.Shape, n int64) (*model.Tenso
 				vals[k] = int32(raw[k])
 			}
 		}
-	case int64(len(tp.GetInt32Data())) == n:
-		copy(vals, tp.GetInt32Data())
 	default:
-		return nil, countError(tp, len(tp.GetInt32Data()), n)
+		copy(vals, tp.GetInt32Data())
 	}
 	var data any
 	switch dt {
