@@ -20,9 +20,13 @@ func Int64s(name string, dims []int64, data []int64) *onnxpb.TensorProto {
 	return &onnxpb.TensorProto{Name: proto.String(name), Dims: dims, DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: data}
 }
 
-// ValueInfo describes a graph input or output with static dimensions (-1: dynamic).
+// ValueInfo describes a graph input or output with static dimensions (-1:
+// dynamic); with no dimensions, of unknown shape.
 func ValueInfo(name string, et onnxpb.TensorProto_DataType, dims ...int64) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
+	var shape *onnxpb.TensorShapeProto
+	if len(dims) > 0 {
+		shape = &onnxpb.TensorShapeProto{}
+	}
 	for _, d := range dims {
 		dim := &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "n"}}
 		if d >= 0 {

@@ -376,11 +376,16 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 	}
 	for b := range d.B {
 		off := o.stateAt(d, dir, b)
+		hb, cb := h[b*d.H:(b+1)*d.H], c[b*d.H:(b+1)*d.H]
+		if lens != nil && lens[b] == 0 { // as ONNX Runtime: an empty sequence ends in zeros
+			clear(hb)
+			clear(cb)
+		}
 		if outs.yh != nil {
-			copy(outs.yh[off:off+d.H], h[b*d.H:(b+1)*d.H])
+			copy(outs.yh[off:off+d.H], hb)
 		}
 		if outs.yc != nil {
-			copy(outs.yc[off:off+d.H], c[b*d.H:(b+1)*d.H])
+			copy(outs.yc[off:off+d.H], cb)
 		}
 	}
 }

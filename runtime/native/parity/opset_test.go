@@ -73,8 +73,7 @@ func TestOpsetVersionsMatchONNXRuntime(t *testing.T) {
 				g.Node = append([]*onnxpb.NodeProto{onnxtest.Node("Unsqueeze", "u0", []string{"x"}, []string{"u"}, ints("axes", 0))}, g.Node...)
 			}
 			for _, o := range c.node.Output {
-				g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String(o), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-					TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT))}}}})
+				g.Output = append(g.Output, onnxtest.ValueInfo(o, onnxpb.TensorProto_FLOAT))
 			}
 			path := onnxtest.WriteModel(t, "op.onnx", g, c.opset)
 			outs := map[string]map[string]*model.Tensor{}
