@@ -47,7 +47,7 @@ func load(path string) (*loaded, error) {
 		return nil, err
 	}
 	b := &builder{base: base, opset: opset}
-	g, err := b.graph(m.GetGraph(), nil)
+	g, err := b.graph(m.GetGraph(), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +139,9 @@ func (b *builder) fail(format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", model.ErrBadModel, b.base, fmt.Sprintf(format, args...))
 }
 
-// graph plans gp; parent is the enclosing scope for a subgraph.
-func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope) (*graph, error) {
+// graph plans gp; parent is the enclosing scope for a subgraph, and preset
+// binds some of its inputs to load-time constants (a Loop's unchanging values).
+func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope, preset map[string]*value) (*graph, error) {
 	s := &scope{b: b, g: &graph{consts: map[int]*value{}}, index: map[string]int{}, parent: parent}
 	for _, tp := range gp.GetInitializer() {
 		if err := s.addConst(tp.GetName(), tp); err != nil {
@@ -158,7 +159,11 @@ func (b *builder) graph(gp *onnxpb.GraphProto, parent *scope) (*graph, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.g.inputs = append(s.g.inputs, slot{name: vi.GetName(), index: s.newSlot(vi.GetName()), info: info})
+		k := s.newSlot(vi.GetName())
+		if c, ok := preset[vi.GetName()]; ok {
+			s.g.consts[k] = c
+		}
+		s.g.inputs = append(s.g.inputs, slot{name: vi.GetName(), index: k, info: info})
 	}
 	if err := s.schedule(gp.GetNode()); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ type loop struct {
 	body     *graph
 	nCarried int
 	nScans   int
+	fixed    []bool // carried values the body passes on unchanged from a constant: constants of the body
 }
 
 type loopState struct {
@@ -35,11 +36,23 @@ func buildLoop(c *nodeCtx) (op, error) {
 	if gp == nil {
 		return nil, c.invalid("has no body graph")
 	}
-	body, err := c.s.b.graph(gp, c.s)
+	o := &loop{nCarried: c.numIn() - 2}
+	preset := map[string]*value{}
+	o.fixed = make([]bool, o.nCarried)
+	ins, outs := gp.GetInput(), gp.GetOutput()
+	for k := range o.nCarried {
+		// tf2onnx carries the weights of a Keras RNN cell through the loop
+		// unchanged: as constants, the body's MatMuls lay them out once at load.
+		if v := c.constant(2 + k); v != nil && 2+k < len(ins) && 1+k < len(outs) && ins[2+k].GetName() == outs[1+k].GetName() {
+			preset[ins[2+k].GetName()] = v
+			o.fixed[k] = true
+		}
+	}
+	body, err := c.s.b.graph(gp, c.s, preset)
 	if err != nil {
 		return nil, err
 	}
-	o := &loop{body: body, nCarried: c.numIn() - 2}
+	o.body = body
 	if len(body.inputs) != 2+o.nCarried {
 		return nil, c.invalid("body takes %d inputs, the node gives %d carried values (+ iteration and cond)", len(body.inputs), o.nCarried)
 	}
@@ -88,7 +101,9 @@ func (o *loop) run(f *frame, n *node) error {
 		bf.vals[in[0].index].alias(&value{et: i64, i: st.iter[:]}, nil)
 		bf.vals[in[1].index].alias(&value{et: boolean, b: st.cond[:]}, nil)
 		for k := range st.carry {
-			bf.vals[in[2+k].index].alias(&st.carry[k], st.carry[k].shape)
+			if !o.fixed[k] {
+				bf.vals[in[2+k].index].alias(&st.carry[k], st.carry[k].shape)
+			}
 		}
 		if err := bf.exec(f.ctx); err != nil {
 			return fmt.Errorf("iteration %d: %w", iters, err)
@@ -129,6 +144,9 @@ func (o *loop) collect(st *loopState, iter int) error {
 	}
 	st.cond[0] = c != 0
 	for k := range st.carry {
+		if o.fixed[k] {
+			continue
+		}
 		v := &bf.vals[outs[1+k].index]
 		if v.et == noElem {
 			return fmt.Errorf("body output %q was not computed", outs[1+k].name)

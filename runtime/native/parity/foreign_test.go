@@ -23,7 +23,7 @@ import (
 
 // foreignDir is where scripts/foreign-models.sh exported the models of other
 // tools: $RNNRUN_CACHE/foreign-<first 12 hex of sha256 of both scripts>.
-func foreignDir(t *testing.T) string {
+func foreignDir(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..")

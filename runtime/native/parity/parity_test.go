@@ -5,6 +5,7 @@ package parity_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,8 +107,10 @@ func TestEvalMatchesONNXRuntime(t *testing.T) {
 }
 
 // Native beside ONNX Runtime (1 thread) through zero-allocation Bindings: the
-// char.onnx step at batch 1 and 64, and mnist.onnx at batch 256.
+// char.onnx step at batch 1 and 64, mnist.onnx at batch 256, and the Keras 3
+// GRU char model as tf2onnx writes it (a Loop; 7 steps, batch 2).
 func BenchmarkCompare(b *testing.B) {
+	gru := filepath.Join(foreignDir(b), "keras_gru_char.onnx")
 	for _, backend := range backends {
 		char := shipped(b, "char.onnx", backend)
 		for _, batch := range []int{1, 64} {
@@ -115,6 +118,19 @@ func BenchmarkCompare(b *testing.B) {
 				onnxtest.RunBinding(b, onnxtest.CharBinding(b, char, batch, 1), batch, "rows/s")
 			})
 		}
+		m := onnxtest.Open(b, gru, backend)
+		x := model.NewFloat32(model.Shape{2, 7, 20}, nil)
+		for r := range 14 {
+			x.Float32s()[r*20+r%20] = 1
+		}
+		bd, err := m.Bind(map[string]*model.Tensor{m.Signature().Inputs[0].Name: x},
+			map[string]*model.Tensor{m.Signature().Outputs[0].Name: model.NewFloat32(model.Shape{2, 20}, nil)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("KerasGRULoop/%s/batch=2", backend), func(b *testing.B) {
+			onnxtest.RunBinding(b, bd, 2, "rows/s")
+		})
 		mnist := shipped(b, "mnist.onnx", backend)
 		b.Run(fmt.Sprintf("MNIST/%s/batch=256", backend), func(b *testing.B) {
 			onnxtest.RunBinding(b, onnxtest.MNISTBinding(b, mnist, 256), 256, "images/s")
