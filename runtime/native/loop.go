@@ -29,7 +29,7 @@ func (o *loop) newState() any {
 }
 
 func buildLoop(c *nodeCtx) (op, error) {
-	if err := c.inputs(2, -1); err != nil && c.numIn() < 2 {
+	if c.numIn() < 2 {
 		return nil, c.invalid("needs the inputs M and cond (either may be empty)")
 	}
 	gp := c.attrs.graph("body")
