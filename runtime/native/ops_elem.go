@@ -35,9 +35,6 @@ func newBinary(kind binKind) func(*nodeCtx) (op, error) {
 		if err := c.inputs(2, 2); err != nil {
 			return nil, err
 		}
-		if c.opset() < 7 && c.attrs.has("broadcast") {
-			c.attrs.int("broadcast", 0)
-		}
 		return &binop{kind: kind}, nil
 	}
 }

@@ -147,9 +147,6 @@ func buildGemm(c *nodeCtx) (op, error) {
 		transA: c.attrs.int("transA", 0) != 0,
 		transB: c.attrs.int("transB", 0) != 0,
 	}
-	if c.opset() < 7 {
-		c.attrs.int("broadcast", 0)
-	}
 	if b := c.constant(1); b != nil && b.rank() == 2 && b.et == f32 && !o.transB {
 		o.bt = make([]float32, b.size())
 		transposeInto(o.bt, b.f, b.shape[0], b.shape[1])
