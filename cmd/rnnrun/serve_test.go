@@ -14,10 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rnnrun/rnnrun/internal/golden"
 )
 
 // serveModel returns the absolute path of a shipped model ($RNNRUN_EXPORT_DIR
-// overrides the folder), skipping the test when it is missing outside CI.
+// overrides the folder); a missing model fails the test, as it fails every
+// other test of the shipped models.
 func serveModel(t *testing.T, name string) string {
 	t.Helper()
 	dir := filepath.Join(repoRoot(), "models", "export")
@@ -26,10 +29,7 @@ func serveModel(t *testing.T, name string) string {
 	}
 	p, _ := filepath.Abs(filepath.Join(dir, name))
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shipped model missing: %v", err)
-		}
-		t.Skipf("%s not exported yet", p)
+		t.Fatalf("shipped model missing (make export makes it): %v", err)
 	}
 	return p
 }
@@ -225,10 +225,15 @@ func TestServeShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"mnist", "mnist-tf"} {
+	for m, file := range map[string]string{"mnist": "mnist.onnx", "mnist-tf": "mnist_tf.onnx"} {
+		// t10k-00000.png is MNIST test image 0: the label the export's golden file records for it.
+		pred, err := golden.TestImagePredictions(filepath.Dir(serveModel(t, file)), file)
+		if err != nil {
+			t.Fatal(err)
+		}
 		code, body := s.post("/v1/models/"+m+"/classify", "image/png", png)
-		if code != 200 || (os.Getenv("RNNRUN_EXPORT_DIR") == "" && !strings.Contains(body, `"label":"7"`)) {
-			t.Errorf("%s classify: %d %s", m, code, body)
+		if want := fmt.Sprintf(`"label":"%d"`, pred[0]); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s classify: %d %s, want %s", m, code, body, want)
 		}
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)

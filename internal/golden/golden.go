@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
@@ -59,8 +60,11 @@ func ExportDir() string {
 }
 
 // Load reads models/export/testdata/name.
-func Load(name string) (*File, error) {
-	path := filepath.Join(ExportDir(), "testdata", name)
+func Load(name string) (*File, error) { return LoadFrom(ExportDir(), name) }
+
+// LoadFrom reads dir/testdata/name, the golden file of the export in dir.
+func LoadFrom(dir, name string) (*File, error) {
+	path := filepath.Join(dir, "testdata", name)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -101,4 +105,52 @@ func Files() ([]string, error) {
 		names[k] = filepath.Base(p)
 	}
 	return names, nil
+}
+
+// Predicted is the class each row of the only output of the case named
+// caseName scores highest (probabilities or logits alike): what the exported
+// model itself answers for those inputs.
+func (f *File) Predicted(caseName string) ([]int, error) {
+	for _, c := range f.Cases {
+		if c.Name != caseName {
+			continue
+		}
+		if len(c.Outputs) != 1 {
+			return nil, fmt.Errorf("golden %s case %q has %d outputs, want one", f.Model, caseName, len(c.Outputs))
+		}
+		var t Tensor
+		for _, t = range c.Outputs {
+		}
+		if len(t.Shape) != 2 || int64(len(t.Data)) != t.Shape[0]*t.Shape[1] {
+			return nil, fmt.Errorf("golden %s case %q: output of shape %v is not [rows, classes]", f.Model, caseName, t.Shape)
+		}
+		rows, n := int(t.Shape[0]), int(t.Shape[1])
+		best := make([]int, rows)
+		for r := range rows {
+			row := t.Data[r*n : (r+1)*n]
+			for i, v := range row {
+				if v > row[best[r]] {
+					best[r] = i
+				}
+			}
+		}
+		return best, nil
+	}
+	return nil, fmt.Errorf("golden %s: no case %q", f.Model, caseName)
+}
+
+// FirstTestImages names the golden case of an image model holding the first
+// 32 images of MNIST's test set, t10k-00000 to t10k-00031 (pyexport writes it).
+const FirstTestImages = "t10k_first32"
+
+// TestImagePredictions is what the image model modelFile ("mnist.onnx") of the
+// export in dir answers for the first MNIST test images, by index, as its
+// golden file (dir/testdata/mnist.json) records.
+func TestImagePredictions(dir, modelFile string) ([]int, error) {
+	name := strings.TrimSuffix(filepath.Base(modelFile), filepath.Ext(modelFile)) + ".json"
+	f, err := LoadFrom(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.Predicted(FirstTestImages)
 }

@@ -164,34 +164,65 @@ func (m *Model) Metadata() Metadata { return m.meta }
 
 // Run checks the inputs against the signature and runs the model.
 func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]*Tensor, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if err := m.sig.CheckInputs(inputs); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
+	}
+	var out map[string]*Tensor
+	err := m.Do(ctx, func() error {
+		var err error
+		out, err = m.b.Run(ctx, inputs)
+		return err
+	})
+	return out, err
+}
+
+// Do runs fn while the model is held open: it fails with ctx's error when ctx
+// is done, with ErrClosed after Close, and otherwise Close waits for fn to
+// return. Backends use it for calls of their own beyond Run and Bind (the
+// TensorFlow backend's Exec), so every call shares this one lifecycle.
+func (m *Model) Do(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	return m.b.Run(ctx, inputs)
+	return fn()
+}
+
+// checkOutputs checks tensors to bind as outputs: signature outputs, valid,
+// of the signature's element type.
+func (m *Model) checkOutputs(outputs map[string]*Tensor) error {
+	if len(outputs) == 0 {
+		return fmt.Errorf("%w: no outputs to bind (model outputs: %s)", ErrBadInput, names(m.sig.Outputs))
+	}
+	for name, t := range outputs {
+		info, ok := m.sig.Output(name)
+		if !ok {
+			return fmt.Errorf("%w: unknown output %q (model outputs: %s)", ErrBadInput, name, names(m.sig.Outputs))
+		}
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("%w: output %q: %v", ErrBadInput, name, err)
+		}
+		if info.Type != Unknown && t.DType() != info.Type {
+			return fmt.Errorf("%w: output %q: element type %s, model gives %s", ErrBadInput, name, t.DType(), info.Type)
+		}
+	}
+	return nil
 }
 
 // Bind prepares a zero-allocation call over fixed tensors. Inputs and outputs
-// are named as in the signature; outputs must be allocated with their exact shapes.
+// are named as in the signature; outputs must be allocated with their exact
+// shapes and types, and may be a subset of the signature's outputs.
 // Backends without native bindings get one that runs Run and copies outputs.
 func (m *Model) Bind(inputs, outputs map[string]*Tensor) (Binding, error) {
 	if err := m.sig.CheckInputs(inputs); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
 	}
-	for name, t := range outputs {
-		if _, ok := m.sig.Output(name); !ok {
-			return nil, fmt.Errorf("%w: unknown output %q (model outputs: %s)", ErrBadInput, name, names(m.sig.Outputs))
-		}
-		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: output %q: %v", ErrBadInput, name, err)
-		}
+	if err := m.checkOutputs(outputs); err != nil {
+		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -244,15 +275,7 @@ type guardedBinding struct {
 }
 
 func (g *guardedBinding) Run(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	g.m.mu.RLock()
-	defer g.m.mu.RUnlock()
-	if g.m.closed {
-		return ErrClosed
-	}
-	return g.b.Run(ctx)
+	return g.m.Do(ctx, func() error { return g.b.Run(ctx) })
 }
 
 // Close releases the binding; after the model's Close it does nothing.

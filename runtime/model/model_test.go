@@ -3,18 +3,19 @@ package model
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // doubler is a backend that doubles its float32 input "x" into "y".
 type doubler struct {
-	meta     map[string]string
-	running  atomic.Int32
-	closed   atomic.Bool
-	slowness time.Duration
+	meta    map[string]string
+	running atomic.Int32
+	closed  atomic.Bool
+	// gate, when set, holds each Run: Run sends on entered, then waits for release.
+	entered, release chan struct{}
 }
 
 func (d *doubler) Signature() Signature {
@@ -30,7 +31,10 @@ func (d *doubler) Run(ctx context.Context, in map[string]*Tensor) (map[string]*T
 	if d.closed.Load() {
 		return nil, errors.New("run after close")
 	}
-	time.Sleep(d.slowness)
+	if d.entered != nil {
+		d.entered <- struct{}{}
+		<-d.release
+	}
 	x := in["x"].Float32s()
 	y := make([]float32, len(x))
 	for i, v := range x {
@@ -78,7 +82,7 @@ func TestCheckInputs(t *testing.T) {
 // A copying binding serves backends without native ones; Close waits for
 // running calls and makes later calls fail cleanly.
 func TestBindAndClose(t *testing.T) {
-	d := &doubler{slowness: 20 * time.Millisecond}
+	d := &doubler{}
 	m, _ := New("mem", "fake", d)
 	x := NewFloat32(Shape{1, 3}, []float32{1, 2, 3})
 	y := NewFloat32(Shape{1, 3}, nil)
@@ -92,14 +96,28 @@ func TestBindAndClose(t *testing.T) {
 	if _, err := m.Bind(map[string]*Tensor{"x": x}, map[string]*Tensor{"nope": y}); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("unknown output: %v", err)
 	}
+	d.entered, d.release = make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() { _, err := m.Run(context.Background(), map[string]*Tensor{"x": x}); done <- err }()
-	time.Sleep(5 * time.Millisecond)
-	if err := m.Close(); err != nil {
-		t.Fatalf("close: %v", err)
+	<-d.entered // the call is inside the backend
+	closed := make(chan error)
+	go func() { closed <- m.Close() }()
+	// Close must wait for the running call: until it does, it has not returned.
+	for m.mu.TryRLock() { // a waiting writer makes TryRLock fail
+		m.mu.RUnlock()
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned while a call was running: %v", err)
+		default:
+			runtime.Gosched()
+		}
 	}
+	close(d.release)
 	if err := <-done; err != nil {
 		t.Fatalf("the running call failed: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err) // the doubler fails a Close during a Run
 	}
 	if _, err := m.Run(context.Background(), map[string]*Tensor{"x": x}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("run after close: %v", err)

@@ -47,15 +47,10 @@ func OpenSession(path string, opts model.Options) (*Session, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: model file %s is empty", model.ErrBadModel, path)
 	}
-	if err := acquireEnv(opts.LibraryPath); err != nil {
+	if err := ensureEnv(opts.LibraryPath); err != nil {
 		return nil, err
 	}
-	s, err := newSession(path, data, opts)
-	if err != nil {
-		releaseEnv()
-		return nil, err
-	}
-	return s, nil
+	return newSession(path, data, opts)
 }
 
 func newSession(path string, data []byte, opts model.Options) (*Session, error) {
@@ -357,10 +352,10 @@ func (b *binding) Close() error {
 	return errors.Join(errs...)
 }
 
-// Close destroys the ORT session and releases the environment when it was the last.
+// Close destroys the ORT session; the process-wide environment stays.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.sess.Destroy(), releaseEnv())
+		s.closeErr = s.sess.Destroy()
 	})
 	return s.closeErr
 }

@@ -12,11 +12,13 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/rnnrun/rnnrun/internal/versions"
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
-// Version is the ONNX Runtime release the project installs and tests with.
-const Version = "1.30.0"
+// Version is the ONNX Runtime release the project installs and tests with
+// (ORT_VERSION in internal/versions/versions.env, which scripts/setup-ort.sh reads too).
+var Version = versions.ORT
 
 // LibraryEnv names the environment variable that points at libonnxruntime.
 const LibraryEnv = "RNNRUN_ORT_LIB"
@@ -84,22 +86,25 @@ func FindLibrary(explicit string) (string, error) {
 		model.ErrLibrary, strings.Join(looked, "\n  "), InstallHint, LibraryEnv)
 }
 
-// The ONNX Runtime environment is process-wide. It is created by the first
-// session and destroyed when the last one closes.
+// The ONNX Runtime environment is process-wide and created once: by the first
+// session that opens, from the library that session finds. It is never
+// destroyed, because ONNX Runtime does not support creating an environment
+// again after destroying it; the process's exit releases it. A failed creation
+// (no library, a bad path) is not remembered, so a later Open may succeed.
 var env struct {
 	sync.Mutex
-	refs int
-	lib  string
+	lib string // the library the environment was created from; "" before
 }
 
-func acquireEnv(explicit string) error {
+// ensureEnv creates the environment on first use. An explicit library other
+// than the one already loaded is an error: one process holds one ONNX Runtime.
+func ensureEnv(explicit string) error {
 	env.Lock()
 	defer env.Unlock()
-	if env.refs > 0 {
+	if env.lib != "" {
 		if explicit != "" && explicit != env.lib {
 			return fmt.Errorf("%w: ONNX Runtime is already loaded from %s; cannot also load %s in one process", model.ErrLibrary, env.lib, explicit)
 		}
-		env.refs++
 		return nil
 	}
 	lib, err := FindLibrary(explicit)
@@ -110,25 +115,11 @@ func acquireEnv(explicit string) error {
 	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 		return fmt.Errorf("%w: loading ONNX Runtime from %s: %v", model.ErrLibrary, lib, err)
 	}
-	env.refs, env.lib = 1, lib
+	env.lib = lib
 	return nil
 }
 
-func releaseEnv() error {
-	env.Lock()
-	defer env.Unlock()
-	if env.refs == 0 {
-		return nil
-	}
-	env.refs--
-	if env.refs == 0 {
-		env.lib = ""
-		return ort.DestroyEnvironment()
-	}
-	return nil
-}
-
-// LoadedLibrary reports the library path in use, or "" when none is loaded.
+// LoadedLibrary reports the library path in use, or "" before the first session.
 func LoadedLibrary() string {
 	env.Lock()
 	defer env.Unlock()

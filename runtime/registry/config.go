@@ -1,53 +1,38 @@
 package registry
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/rnnrun/rnnrun/internal/conf"
 )
 
-// Config is the whole configuration of a model server: the HTTP server's
-// settings and the models to serve. It is decoded by viper (mapstructure tags),
-// so a YAML, TOML or JSON file and RNNRUN_* environment variables all work.
+// Config is what a Registry serves: the models and how they load. It is
+// decoded by viper (mapstructure tags), so a YAML, TOML or JSON file and
+// RNNRUN_* environment variables all work. The file's server: section also
+// holds the HTTP server's settings, which package server reads (server.LoadConfig).
 type Config struct {
 	// OrtLib is the path of libonnxruntime.so (top-level key "ort-lib", as in the CLI).
 	OrtLib string `mapstructure:"ort-lib" json:"ort_lib,omitempty"`
-	// Server holds the HTTP server's settings (key "server").
-	Server ServerConfig `mapstructure:"server" json:"server"`
+	// Loading holds how models load and reload; its keys sit in the file's
+	// server: section (server.watch, server.debounce, server.load-timeout).
+	Loading Loading `mapstructure:"server" json:"loading"`
 	// Models lists the models to serve (key "models").
 	Models []ModelConfig `mapstructure:"models" json:"models"`
 }
 
-// ServerConfig holds the HTTP server's address, limits and timeouts.
-type ServerConfig struct {
-	// Listen is the TCP address to listen on, e.g. "127.0.0.1:8080".
-	Listen string `mapstructure:"listen" json:"listen"`
-	// MaxBodyBytes caps a request body; larger bodies get 413.
-	MaxBodyBytes int64 `mapstructure:"max-body-bytes" json:"max_body_bytes"`
-	// MaxLength caps the max_length of a generate request (400 above it).
-	MaxLength int `mapstructure:"max-length" json:"max_length"`
-	// MaxPromptChars caps a generate request's prompt, in characters (400
-	// above it): a stateful model primes on the whole prompt in one call.
-	MaxPromptChars int `mapstructure:"max-prompt-chars" json:"max_prompt_chars"`
-	// MaxImages caps the images of one classify request (413 above it).
-	MaxImages int `mapstructure:"max-images" json:"max_images"`
-	// RequestTimeout bounds one request's work (generate or classify); 0 means none.
-	RequestTimeout time.Duration `mapstructure:"request-timeout" json:"request_timeout"`
-	// ReadHeaderTimeout bounds reading a request's headers.
-	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
-	// IdleTimeout closes idle keep-alive connections.
-	IdleTimeout time.Duration `mapstructure:"idle-timeout" json:"idle_timeout"`
-	// ShutdownTimeout is how long in-flight requests may run after SIGTERM/SIGINT.
-	ShutdownTimeout time.Duration `mapstructure:"shutdown-timeout" json:"shutdown_timeout"`
+// Loading holds how the registry loads and reloads models.
+type Loading struct {
 	// Watch reloads models when the config file or a model file changes.
 	Watch bool `mapstructure:"watch" json:"watch"`
 	// Debounce is how long the watcher waits for file events to settle.
@@ -55,6 +40,9 @@ type ServerConfig struct {
 	// LoadTimeout bounds loading and checking one model version.
 	LoadTimeout time.Duration `mapstructure:"load-timeout" json:"load_timeout"`
 }
+
+// DefaultLoading is the one table of the loading defaults.
+var DefaultLoading = Loading{Watch: true, Debounce: 150 * time.Millisecond, LoadTimeout: 60 * time.Second}
 
 // ModelConfig describes one served model.
 type ModelConfig struct {
@@ -73,59 +61,22 @@ type ModelConfig struct {
 	Concurrency int `mapstructure:"concurrency" json:"concurrency"`
 	// Task, when set, must match the task the model's metadata declares.
 	Task string `mapstructure:"task" json:"task,omitempty"`
-	// Mode is the text generation mode: auto, stateful or windowed.
-	Mode string `mapstructure:"mode" json:"mode,omitempty"`
-	// Window overrides the window length of windowed generation.
-	Window int `mapstructure:"window" json:"window,omitempty"`
-	// Defaults are the sampling values used when a request leaves them out.
-	Defaults Defaults `mapstructure:"defaults" json:"defaults"`
+	// Settings are every other key of the model's entry: the tasks' own
+	// (mode, window and defaults for a text model). Each task reads the keys
+	// it lists in Task.Settings, with DecodeSettings; a key no registered
+	// task reads is a config error.
+	Settings map[string]any `mapstructure:",remain" json:"settings,omitempty"`
 }
 
-// Defaults are a model's default generation values.
-type Defaults struct {
-	MaxLength int `mapstructure:"max-length" json:"max_length"`
-	// Temperature is a pointer so that an explicit 0 (greedy) differs from
-	// unset (DefaultTemperature).
-	Temperature *float64 `mapstructure:"temperature" json:"temperature"`
-	TopK        int      `mapstructure:"top-k" json:"top_k"`
-	TopP        float64  `mapstructure:"top-p" json:"top_p"`
-	Stop        []string `mapstructure:"stop" json:"stop,omitempty"`
-}
+// DefaultConcurrency is a model's concurrency when its config leaves it out.
+const DefaultConcurrency = 4
 
-// Default values.
-const (
-	DefaultListen            = "127.0.0.1:8080"
-	DefaultMaxBodyBytes      = 8 << 20
-	DefaultMaxLength         = 2000
-	DefaultMaxPromptChars    = 10000
-	DefaultMaxImages         = 64
-	DefaultRequestTimeout    = 60 * time.Second
-	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultDebounce          = 150 * time.Millisecond
-	DefaultLoadTimeout       = 60 * time.Second
-	DefaultConcurrency       = 4
-	DefaultTemperature       = 1.0
-	DefaultGenerateLength    = 200
-)
-
-// SetDefaults registers every server key's default in v, which also lets
-// RNNRUN_SERVER_* environment variables override keys the file leaves out.
+// SetDefaults registers the registry's defaults in v (ort-lib and the
+// loading keys of the server: section), which also lets RNNRUN_SERVER_*
+// environment variables override keys the file leaves out.
 func SetDefaults(v *viper.Viper) {
 	v.SetDefault("ort-lib", "")
-	v.SetDefault("server.listen", DefaultListen)
-	v.SetDefault("server.max-body-bytes", DefaultMaxBodyBytes)
-	v.SetDefault("server.max-length", DefaultMaxLength)
-	v.SetDefault("server.max-prompt-chars", DefaultMaxPromptChars)
-	v.SetDefault("server.max-images", DefaultMaxImages)
-	v.SetDefault("server.request-timeout", DefaultRequestTimeout)
-	v.SetDefault("server.read-header-timeout", DefaultReadHeaderTimeout)
-	v.SetDefault("server.idle-timeout", DefaultIdleTimeout)
-	v.SetDefault("server.shutdown-timeout", DefaultShutdownTimeout)
-	v.SetDefault("server.watch", true)
-	v.SetDefault("server.debounce", DefaultDebounce)
-	v.SetDefault("server.load-timeout", DefaultLoadTimeout)
+	conf.SetDefaults(v, "server.", DefaultLoading)
 }
 
 // NewViper returns a viper set up as rnnrun's CLI sets one up: RNNRUN_ prefix,
@@ -161,11 +112,7 @@ func LoadConfig(path string) (Config, error) {
 // relative model paths against the config file's folder and validates the result.
 func Decode(v *viper.Viper) (Config, error) {
 	var cfg Config
-	hook := mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
-	)
-	if err := v.Unmarshal(&cfg, viper.DecodeHook(hook)); err != nil {
+	if err := v.Unmarshal(&cfg, viper.DecodeHook(DecodeHook())); err != nil {
 		return cfg, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	base := ""
@@ -181,6 +128,14 @@ func Decode(v *viper.Viper) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// DecodeHook reads durations ("5s") and comma-separated lists as the config file's values.
+func DecodeHook() mapstructure.DecodeHookFunc {
+	return mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)
+}
+
 // ErrBadConfig is wrapped by every configuration error.
 var ErrBadConfig = errors.New("bad config")
 
@@ -193,78 +148,108 @@ func EnvName(model string) string {
 	return "RNNRUN_MODELS_" + strings.ToUpper(r.Replace(model)) + "_"
 }
 
-// applyModelEnv overrides a model's keys from RNNRUN_MODELS_<NAME>_<KEY>.
+// applyModelEnv overrides a model's keys from RNNRUN_MODELS_<NAME>_<KEY>:
+// its own keys and the settings keys of every registered task
+// (RNNRUN_MODELS_CHAR_DEFAULTS_TEMPERATURE for defaults.temperature).
 func applyModelEnv(m *ModelConfig) error {
 	if m.Name == "" {
 		return nil
 	}
 	prefix := EnvName(m.Name)
-	get := func(key string) (string, bool) {
-		return os.LookupEnv(prefix + strings.ToUpper(strings.NewReplacer("-", "_").Replace(key)))
+	get := func(key string) (string, string, bool) {
+		name := prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+		v, ok := os.LookupEnv(name)
+		return name, v, ok
 	}
 	var errs []error
 	str := func(key string, dst *string) {
-		if s, ok := get(key); ok {
+		if _, s, ok := get(key); ok {
 			*dst = s
 		}
 	}
 	num := func(key string, dst *int) {
-		if s, ok := get(key); ok {
+		if name, s, ok := get(key); ok {
 			n, err := strconv.Atoi(s)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s%s=%q is not an integer", ErrBadConfig, prefix, strings.ToUpper(strings.ReplaceAll(key, "-", "_")), s))
+				errs = append(errs, fmt.Errorf("%w: %s=%q is not an integer", ErrBadConfig, name, s))
 				return
 			}
 			*dst = n
 		}
 	}
-	flt := func(key string, dst *float64) {
-		if s, ok := get(key); ok {
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s%s=%q is not a number", ErrBadConfig, prefix, strings.ToUpper(strings.ReplaceAll(key, "-", "_")), s))
-				return
-			}
-			*dst = f
-		}
-	}
 	str("path", &m.Path)
 	str("backend", &m.Backend)
 	str("task", &m.Task)
-	str("mode", &m.Mode)
 	num("threads", &m.Threads)
 	num("concurrency", &m.Concurrency)
-	num("window", &m.Window)
-	num("defaults-max-length", &m.Defaults.MaxLength)
-	if s, ok := get("defaults-temperature"); ok {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %sDEFAULTS_TEMPERATURE=%q is not a number", ErrBadConfig, prefix, s))
-		} else {
-			m.Defaults.Temperature = &f
+	for _, key := range settingsKeys(RegisteredTasks()) {
+		if _, s, ok := get(key); ok {
+			m.Settings = setPath(m.Settings, strings.Split(key, "."), s) // typed by the task's decoding
 		}
-	}
-	num("defaults-top-k", &m.Defaults.TopK)
-	flt("defaults-top-p", &m.Defaults.TopP)
-	if s, ok := get("defaults-stop"); ok {
-		m.Defaults.Stop = strings.Split(s, ",")
 	}
 	return errors.Join(errs...)
 }
 
+// settingsKeys lists every settings key the tasks read, without repeats.
+func settingsKeys(ts []Task) []string {
+	var keys []string
+	for _, t := range ts {
+		for _, k := range t.Settings() {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// setPath sets m[path[0]][path[1]]... = v, making the maps it needs.
+func setPath(m map[string]any, path []string, v any) map[string]any {
+	if m == nil {
+		m = map[string]any{}
+	}
+	if len(path) == 1 {
+		m[path[0]] = v
+		return m
+	}
+	sub, _ := m[path[0]].(map[string]any)
+	m[path[0]] = setPath(sub, path[1:], v)
+	return m
+}
+
+// leafKeys lists the dotted paths of a settings map's values.
+func leafKeys(m map[string]any, prefix string) []string {
+	var keys []string
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			keys = append(keys, leafKeys(sub, prefix+k+".")...)
+			continue
+		}
+		keys = append(keys, prefix+k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// DecodeSettings decodes a model's settings into dst (a pointer to the
+// task's settings struct, with mapstructure tags), reading numbers and
+// lists given as strings (the environment's) as the config file's.
+func DecodeSettings(mc ModelConfig, dst any) error {
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		DecodeHook: DecodeHook(), WeaklyTypedInput: true, Result: dst,
+	})
+	if err == nil {
+		err = dec.Decode(mc.Settings)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: model %q: %v", ErrBadConfig, mc.Name, err)
+	}
+	return nil
+}
+
 // fill applies the defaults Decode's viper may not have had and resolves paths.
 func (c *Config) fill(base string) {
-	s := &c.Server
-	s.Listen = cmp.Or(s.Listen, DefaultListen)
-	s.MaxBodyBytes = cmp.Or(s.MaxBodyBytes, DefaultMaxBodyBytes)
-	s.MaxLength = cmp.Or(s.MaxLength, DefaultMaxLength)
-	s.MaxPromptChars = cmp.Or(s.MaxPromptChars, DefaultMaxPromptChars)
-	s.MaxImages = cmp.Or(s.MaxImages, DefaultMaxImages)
-	s.ReadHeaderTimeout = cmp.Or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	s.IdleTimeout = cmp.Or(s.IdleTimeout, DefaultIdleTimeout)
-	s.ShutdownTimeout = cmp.Or(s.ShutdownTimeout, DefaultShutdownTimeout)
-	s.Debounce = cmp.Or(s.Debounce, DefaultDebounce)
-	s.LoadTimeout = cmp.Or(s.LoadTimeout, DefaultLoadTimeout)
+	conf.Fill(&c.Loading, DefaultLoading)
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.Path != "" && base != "" && !filepath.IsAbs(m.Path) {
@@ -278,16 +263,6 @@ func (m *ModelConfig) fill() {
 	if m.Concurrency == 0 {
 		m.Concurrency = DefaultConcurrency
 	}
-	if m.Defaults.MaxLength == 0 {
-		m.Defaults.MaxLength = DefaultGenerateLength
-	}
-	if m.Defaults.TopP == 0 {
-		m.Defaults.TopP = 1
-	}
-	if m.Defaults.Temperature == nil {
-		t := DefaultTemperature
-		m.Defaults.Temperature = &t
-	}
 }
 
 // Validate checks names, paths and values.
@@ -296,24 +271,10 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...))
 	}
-	s := c.Server
-	if s.MaxBodyBytes < 0 {
-		bad("server.max-body-bytes %d is negative", s.MaxBodyBytes)
-	}
-	if s.MaxLength < 0 {
-		bad("server.max-length %d is negative", s.MaxLength)
-	}
-	if s.MaxPromptChars < 0 {
-		bad("server.max-prompt-chars %d is negative", s.MaxPromptChars)
-	}
-	if s.MaxImages < 0 {
-		bad("server.max-images %d is negative", s.MaxImages)
-	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"request-timeout", s.RequestTimeout}, {"read-header-timeout", s.ReadHeaderTimeout}, {"idle-timeout", s.IdleTimeout},
-		{"shutdown-timeout", s.ShutdownTimeout}, {"debounce", s.Debounce}, {"load-timeout", s.LoadTimeout}} {
+	}{{"debounce", c.Loading.Debounce}, {"load-timeout", c.Loading.LoadTimeout}} {
 		if d.v < 0 {
 			bad("server.%s %v is negative", d.key, d.v)
 		}
@@ -336,31 +297,12 @@ func (c Config) Validate() error {
 		if m.Path == "" {
 			bad("%s has no path", where)
 		}
-		switch m.Task {
-		case "", "text-generation", "image-classification":
-		default:
-			bad("%s: task %q: want text-generation or image-classification", where, m.Task)
+		if m.Threads < 0 || m.Concurrency < 0 {
+			bad("%s: threads and concurrency must not be negative", where)
 		}
-		switch m.Mode {
-		case "", "auto", "stateful", "windowed", "window":
-		default:
-			bad("%s: mode %q: want auto, stateful or windowed", where, m.Mode)
-		}
-		if m.Threads < 0 || m.Concurrency < 0 || m.Window < 0 {
-			bad("%s: threads, concurrency and window must not be negative", where)
-		}
-		d := m.Defaults
-		if d.MaxLength < 0 || (s.MaxLength > 0 && d.MaxLength > s.MaxLength) {
-			bad("%s: defaults.max-length %d must be in 0..server.max-length (%d)", where, d.MaxLength, s.MaxLength)
-		}
-		if (d.Temperature != nil && *d.Temperature < 0) || d.TopK < 0 || d.TopP < 0 || d.TopP > 1 {
-			bad("%s: defaults: temperature and top-k must be >= 0, top-p in (0, 1]", where)
-		}
-		for _, st := range d.Stop {
-			if st == "" {
-				bad("%s: defaults.stop has an empty string", where)
-			}
-		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, checkTasks(RegisteredTasks(), c)) // each task checks its own settings
 	}
 	return errors.Join(errs...)
 }

@@ -9,7 +9,19 @@ import (
 	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
+	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // the tasks check their settings
 )
+
+// settings are a model's generation settings, defaults filled in.
+func settings(t *testing.T, mc registry.ModelConfig) generate.Settings {
+	t.Helper()
+	s, err := generate.SettingsOf(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 const yamlConfig = `
 ort-lib: /opt/ort/libonnxruntime.so
@@ -78,24 +90,22 @@ func TestLoadConfigFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := cfg.Server
-			if s.Listen != "127.0.0.1:9999" || s.MaxLength != 1000 || s.RequestTimeout != 5*time.Second ||
-				s.MaxBodyBytes != registry.DefaultMaxBodyBytes || !s.Watch || s.ShutdownTimeout != registry.DefaultShutdownTimeout {
-				t.Fatalf("server %+v", s)
+			if cfg.Loading != registry.DefaultLoading {
+				t.Fatalf("loading %+v, want the defaults %+v", cfg.Loading, registry.DefaultLoading)
 			}
 			if len(cfg.Models) != 2 {
 				t.Fatalf("models %+v", cfg.Models)
 			}
 			c := cfg.Models[0]
-			if c.Name != "char" || c.Path != filepath.Join(dir, "models/char.onnx") || c.Threads != 2 || c.Concurrency != 3 || c.Mode != "stateful" {
+			if c.Name != "char" || c.Path != filepath.Join(dir, "models/char.onnx") || c.Threads != 2 || c.Concurrency != 3 || settings(t, c).Mode != "stateful" {
 				t.Fatalf("char %+v", c)
 			}
-			d := c.Defaults
-			if d.Temperature == nil || *d.Temperature != 0 || d.TopK != 5 || d.MaxLength != 300 || d.TopP != 1 || len(d.Stop) != 1 || d.Stop[0] != "\n\n" {
+			d := settings(t, c).Defaults
+			if d.Temperature == nil || *d.Temperature != 0 || d.TopK != 5 || d.MaxLength != 300 || *d.TopP != generate.DefaultTopP || len(d.Stop) != 1 || d.Stop[0] != "\n\n" {
 				t.Fatalf("char defaults %+v", d)
 			}
 			m := cfg.Models[1]
-			if m.Path != "/abs/mnist.onnx" || m.Concurrency != registry.DefaultConcurrency || *m.Defaults.Temperature != registry.DefaultTemperature {
+			if m.Path != "/abs/mnist.onnx" || m.Concurrency != registry.DefaultConcurrency || *settings(t, m).Defaults.Temperature != generate.DefaultTemperature {
 				t.Fatalf("mnist %+v", m)
 			}
 		})
@@ -108,8 +118,7 @@ func TestConfigEnvOverrides(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yamlConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("RNNRUN_SERVER_LISTEN", "127.0.0.1:7777")
-	t.Setenv("RNNRUN_SERVER_MAX_BODY_BYTES", "1234")
+	t.Setenv("RNNRUN_SERVER_LOAD_TIMEOUT", "7s")
 	t.Setenv("RNNRUN_ORT_LIB", "/other/lib.so")
 	t.Setenv("RNNRUN_MODELS_CHAR_PATH", "/elsewhere/char.onnx")
 	t.Setenv("RNNRUN_MODELS_CHAR_CONCURRENCY", "9")
@@ -119,11 +128,11 @@ func TestConfigEnvOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.Listen != "127.0.0.1:7777" || cfg.Server.MaxBodyBytes != 1234 || cfg.OrtLib != "/other/lib.so" {
-		t.Fatalf("server %+v, ort-lib %q", cfg.Server, cfg.OrtLib)
+	if cfg.Loading.LoadTimeout != 7*time.Second || cfg.OrtLib != "/other/lib.so" {
+		t.Fatalf("loading %+v, ort-lib %q", cfg.Loading, cfg.OrtLib)
 	}
 	c := cfg.Models[0]
-	if c.Path != "/elsewhere/char.onnx" || c.Concurrency != 9 || *c.Defaults.Temperature != 0.7 || cfg.Models[1].Threads != 4 {
+	if c.Path != "/elsewhere/char.onnx" || c.Concurrency != 9 || *settings(t, c).Defaults.Temperature != 0.7 || cfg.Models[1].Threads != 4 {
 		t.Fatalf("models %+v", cfg.Models)
 	}
 	t.Setenv("RNNRUN_MODELS_CHAR_THREADS", "many")
@@ -141,11 +150,16 @@ func TestConfigValidation(t *testing.T) {
 		{"task", "models: [{name: a, path: a.onnx, task: speech}]", "task"},
 		{"mode", "models: [{name: a, path: a.onnx, mode: fast}]", "mode"},
 		{"top-p", "models: [{name: a, path: a.onnx, defaults: {top-p: 2}}]", "top-p"},
-		{"default length", "server: {max-length: 10}\nmodels: [{name: a, path: a.onnx, defaults: {max-length: 11}}]", "max-length"},
-		{"duration", "server: {request-timeout: soon}", "request-timeout"},
-		{"negative", "server: {max-body-bytes: -1}", "max-body-bytes"},
+		{"top-p zero", "models: [{name: a, path: a.onnx, defaults: {top-p: 0}}]", "top-p 0: must be in (0, 1]"},
+		{"window", "models: [{name: a, path: a.onnx, window: -1}]", "window -1"},
+		{"unknown key", "models: [{name: a, path: a.onnx, defaults: {temprature: 2}}]", `unknown key "defaults.temprature"`},
+		{"env value", "models: [{name: envbad, path: a.onnx}]", "defaults.top-k"},
+		{"empty stop", "models: [{name: a, path: a.onnx, defaults: {stop: [\"\"]}}]", "stop"},
+		{"duration", "server: {load-timeout: soon}", "load-timeout"},
+		{"negative", "server: {debounce: -1s}", "debounce"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("RNNRUN_MODELS_ENVBAD_DEFAULTS_TOP_K", "many")
 			path := filepath.Join(t.TempDir(), "c.yaml")
 			if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
 				t.Fatal(err)

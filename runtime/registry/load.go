@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,15 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-	"unicode"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
-	"github.com/rnnrun/rnnrun/runtime/textgen"
-	"github.com/rnnrun/rnnrun/runtime/vision"
 )
-
-// ClassifierTopK is the number of classes each classification lists.
-const ClassifierTopK = 5
 
 // hashPath returns the hex sha256 and size of a file, or of every regular file
 // under a folder (names and contents, in walk order).
@@ -63,10 +58,7 @@ func hashPath(path string) (string, int64, error) {
 // hashed again afterwards: when it changed while loading, the load is retried
 // so the version always names the bytes that were loaded.
 func (r *Registry) load(ctx context.Context, mc ModelConfig, cfg Config, sum string, size int64) (*entry, error) {
-	timeout := cfg.Server.LoadTimeout
-	if timeout <= 0 {
-		timeout = DefaultLoadTimeout
-	}
+	timeout := cmp.Or(cfg.Loading.LoadTimeout, DefaultLoading.LoadTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -112,74 +104,33 @@ func (r *Registry) loadOnce(ctx context.Context, mc ModelConfig, cfg Config, sum
 	return e, nil
 }
 
-// check validates the signature and metadata, prepares the task's runner and
-// runs one smoke inference.
+// check validates the signature, finds the model's kind and prepares every
+// task that serves it, each with its smoke check.
 func (r *Registry) check(ctx context.Context, e *entry) error {
 	m, mc := e.m, e.cfg
 	sig, md := m.Signature(), m.Metadata()
 	if len(sig.Inputs) == 0 || len(sig.Outputs) == 0 {
 		return fmt.Errorf("%w: %s has %d inputs and %d outputs", ErrCheck, mc.Path, len(sig.Inputs), len(sig.Outputs))
 	}
-	task := md.Task
-	if task == "" {
-		task = mc.Task // a model without metadata task: trust the config
+	kind := cmp.Or(md.Task, mc.Task) // a model without a metadata task: trust the config
+	if mc.Task != "" && kind != mc.Task {
+		return fmt.Errorf("%w: %s declares task %q, the config expects %q", ErrCheck, mc.Path, kind, mc.Task)
 	}
-	if task == "" {
-		task = model.TaskTextGeneration
-	}
-	if mc.Task != "" && task != mc.Task {
-		return fmt.Errorf("%w: %s declares task %q, the config expects %q", ErrCheck, mc.Path, task, mc.Task)
-	}
-	e.task = task
+	e.kind = kind
 	sctx, cancel := context.WithTimeout(ctx, r.smokeTimeout)
 	defer cancel()
-	switch task {
-	case model.TaskTextGeneration:
-		mode, err := textgen.ParseMode(mc.Mode)
+	for _, t := range r.tasks {
+		if !t.Serves(kind) {
+			continue
+		}
+		in, err := t.Load(sctx, m, mc)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadConfig, err)
+			return fmt.Errorf("task %s: %w", t.Name(), err)
 		}
-		g, err := textgen.New(m, textgen.Options{Mode: mode, Window: mc.Window})
-		if err != nil {
-			return err
-		}
-		e.gen, e.engine = g, g
-		if _, _, err := g.Text(sctx, textgen.Request{Prompt: smokePrompt(g.Vocab()), MaxLength: 2}); err != nil {
-			return fmt.Errorf("%w: smoke generation: %v", ErrCheck, err)
-		}
-		if r.engine != nil {
-			eng, err := r.engine(mc.Name, g)
-			if err != nil {
-				return fmt.Errorf("text engine: %w", err)
-			}
-			e.engine = eng
-		}
-	case model.TaskImageClassification:
-		c, err := vision.NewClassifier(m, vision.Options{Workers: 1, TopK: ClassifierTopK})
-		if err != nil {
-			return err
-		}
-		e.cls = c
-		w, h := c.Size()
-		p, err := c.ClassifyOne(sctx, vision.NewGray(w, h))
-		if err != nil {
-			return fmt.Errorf("%w: smoke classification: %v", ErrCheck, err)
-		}
-		if len(p.Probs) != len(c.Labels()) {
-			return fmt.Errorf("%w: smoke classification gave %d probabilities for %d labels", ErrCheck, len(p.Probs), len(c.Labels()))
-		}
-	default:
-		return fmt.Errorf("%w: %s declares task %q, which rnnrun cannot serve", ErrCheck, mc.Path, task)
+		e.tasks, e.instances = append(e.tasks, t.Name()), append(e.instances, in)
+	}
+	if len(e.tasks) == 0 {
+		return fmt.Errorf("%w: %s declares task %q, which no registered task serves (registered: %s)", ErrCheck, mc.Path, kind, taskNames(r.tasks))
 	}
 	return nil
-}
-
-// smokePrompt is one character of the vocabulary, a letter if there is one.
-func smokePrompt(v *textgen.Vocab) string {
-	for i := range v.Size() {
-		if c := v.Char(i); unicode.IsLetter(c) {
-			return string(c)
-		}
-	}
-	return string(v.Char(0))
 }

@@ -10,6 +10,10 @@
 // released. A broken config or model keeps the old version serving; the error
 // shows in Status and in the metrics.
 //
+// The registry knows no task by name: each registered Task (RegisterTask)
+// that serves a model's kind prepares an Instance for every version it loads,
+// smoke check included, and a Lease hands out those instances by task name.
+//
 // In the style of ollama's scheduler: the registry holds one reference on each
 // current version; each Lease holds another; the version is closed when the
 // count reaches zero.
@@ -20,10 +24,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +35,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
-	"github.com/rnnrun/rnnrun/runtime/textgen"
-	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
 // Errors returned by Acquire, testable with errors.Is.
@@ -47,6 +49,8 @@ var (
 	ErrClosed = errors.New("registry closed")
 	// ErrCheck: a loaded model failed the registry's checks (task, smoke inference).
 	ErrCheck = errors.New("model check failed")
+	// ErrWrongTask: the model does not serve the task asked of it.
+	ErrWrongTask = errors.New("wrong task")
 )
 
 // Model states reported by Status.
@@ -55,12 +59,6 @@ const (
 	StateReady   = "ready"   // a version is serving (a later reload may have failed: see LastError)
 	StateFailed  = "failed"  // no version could be loaded
 )
-
-// TextGenerator generates text; *textgen.Generator is one. A batching engine
-// can be plugged in with WithTextEngine.
-type TextGenerator interface {
-	Generate(ctx context.Context, req textgen.Request, emit func(string) error) (textgen.Stats, error)
-}
 
 // Version identifies one loaded version of a model.
 type Version struct {
@@ -79,20 +77,74 @@ type ModelStatus struct {
 	Name        string           `json:"name"`
 	Path        string           `json:"path"`
 	Backend     string           `json:"backend,omitempty"`
-	Task        string           `json:"task,omitempty"`
+	Task        string           `json:"task,omitempty"`  // the model's kind, as its metadata declares
+	Tasks       []string         `json:"tasks,omitempty"` // the tasks that serve it: "generate", "score", ...
 	Status      string           `json:"status"`
 	Version     *Version         `json:"version,omitempty"`
 	Signature   *model.Signature `json:"signature,omitempty"`
-	Mode        string           `json:"mode,omitempty"`
-	Labels      []string         `json:"labels,omitempty"`
-	Vocab       []string         `json:"vocab,omitempty"`
 	Concurrency int              `json:"concurrency"`
 	InFlight    int              `json:"in_flight"`
-	Defaults    Defaults         `json:"defaults"`
 	Loads       int              `json:"loads"`
 	Failures    int              `json:"failed_loads"`
 	LastError   string           `json:"last_error,omitempty"`
 	LastErrorAt *time.Time       `json:"last_error_at,omitempty"`
+	// Details are the fields each task's Instance.Status adds ("mode",
+	// "vocab", "labels", ...); in JSON they sit beside the others.
+	Details map[string]any `json:"-"`
+}
+
+// modelStatusJSON has ModelStatus's fields without its methods.
+type modelStatusJSON ModelStatus
+
+// MarshalJSON writes Details beside the other fields.
+func (s ModelStatus) MarshalJSON() ([]byte, error) {
+	base, err := json.Marshal(modelStatusJSON(s))
+	if err != nil || len(s.Details) == 0 {
+		return base, err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(base, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range s.Details {
+		if _, taken := all[k]; taken {
+			continue // a task cannot hide a registry field
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("status field %q: %w", k, err)
+		}
+		all[k] = raw
+	}
+	return json.Marshal(all)
+}
+
+// UnmarshalJSON reads the fields it knows and keeps the others in Details.
+func (s *ModelStatus) UnmarshalJSON(data []byte) error {
+	var base modelStatusJSON
+	if err := json.Unmarshal(data, &base); err != nil {
+		return err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(data, &all); err != nil {
+		return err
+	}
+	known := map[string]any{}
+	t := reflect.TypeOf(base)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = nil
+	}
+	for k, v := range all {
+		if _, ok := known[k]; !ok {
+			if base.Details == nil {
+				base.Details = map[string]any{}
+			}
+			base.Details[k] = v
+		}
+	}
+	*s = ModelStatus(base)
+	return nil
 }
 
 // ConfigStatus describes the config file the registry reloads from.
@@ -115,11 +167,9 @@ func WithConfigFile(path string, load func() (Config, error)) Option {
 	return func(r *Registry) { r.cfgPath, r.loader = path, load }
 }
 
-// WithTextEngine wraps each loaded text model's Generator, e.g. in a batching
-// engine. The engine is closed (if it is an io.Closer) before its model.
-func WithTextEngine(f func(name string, g *textgen.Generator) (TextGenerator, error)) Option {
-	return func(r *Registry) { r.engine = f }
-}
+// WithWatchStarted calls f once Watch follows its folders (a test hook: file
+// changes from then on are seen).
+func WithWatchStarted(f func()) Option { return func(r *Registry) { r.watchStarted = f } }
 
 // WithSmokeTimeout bounds the smoke inference of each new version (default 30s).
 func WithSmokeTimeout(d time.Duration) Option { return func(r *Registry) { r.smokeTimeout = d } }
@@ -129,7 +179,8 @@ type Registry struct {
 	log          *slog.Logger
 	cfgPath      string
 	loader       func() (Config, error)
-	engine       func(string, *textgen.Generator) (TextGenerator, error)
+	tasks        []Task
+	watchStarted func()
 	smokeTimeout time.Duration
 	metrics      *metrics
 
@@ -165,6 +216,7 @@ func New(cfg Config, opts ...Option) *Registry {
 		smokeTimeout: 30 * time.Second,
 		cfg:          cfg,
 		slots:        map[string]*slot{},
+		tasks:        RegisteredTasks(),
 	}
 	for _, o := range opts {
 		o(r)
@@ -349,9 +401,9 @@ func (r *Registry) update(ctx context.Context, mc ModelConfig, cfg Config, reloa
 	s.lastErr, s.lastErrAt, s.failedKey = "", time.Time{}, ""
 	r.metrics.loads.WithLabelValues(mc.Name, "ok").Inc()
 	r.metrics.ready.WithLabelValues(mc.Name).Set(1)
-	r.metrics.setVersion(mc.Name, e.version.SHA256, e.task)
+	r.metrics.setVersion(mc.Name, e.version.SHA256, e.kind)
 	r.mu.Unlock()
-	attrs := []any{"sha256", e.version.SHA256[:12], "task", e.task, "seconds", time.Since(start).Seconds()}
+	attrs := []any{"sha256", e.version.SHA256[:12], "task", e.kind, "tasks", e.tasks, "seconds", time.Since(start).Seconds()}
 	if prev != nil {
 		attrs = append(attrs, "replaces", prev.version.SHA256[:12])
 		log.Info("model version swapped in", attrs...)
@@ -437,7 +489,7 @@ func (r *Registry) Status() []ModelStatus {
 		s := r.slots[name]
 		st := ModelStatus{
 			Name: name, Path: s.cfg.Path, Backend: model.BackendName(s.cfg.Backend), Task: s.cfg.Task, Status: s.state,
-			Concurrency: s.cfg.Concurrency, Defaults: s.cfg.Defaults, Loads: s.loads, Failures: s.failures,
+			Concurrency: s.cfg.Concurrency, Loads: s.loads, Failures: s.failures,
 			LastError: s.lastErr,
 		}
 		if !s.lastErrAt.IsZero() {
@@ -447,21 +499,10 @@ func (r *Registry) Status() []ModelStatus {
 		if e := s.cur; e != nil {
 			v, sig := e.version, e.m.Signature()
 			st.Version, st.Signature = &v, &sig
-			st.Backend, st.Task = e.m.BackendName(), e.task
+			st.Backend, st.Task = e.m.BackendName(), e.kind
 			st.Path = e.version.Path
 			st.Concurrency, st.InFlight = cap(e.sem), len(e.sem)
-			st.Defaults = e.cfg.Defaults
-			if e.gen != nil {
-				st.Mode = e.gen.Mode().String()
-				v := e.gen.Vocab()
-				st.Vocab = make([]string, v.Size())
-				for i := range st.Vocab {
-					st.Vocab[i] = string(v.Char(i))
-				}
-			}
-			if e.cls != nil {
-				st.Labels = e.cls.Labels()
-			}
+			st.Tasks, st.Details = e.status()
 		}
 		out = append(out, st)
 	}
@@ -515,17 +556,16 @@ func (r *Registry) Close() error {
 
 // entry is one loaded version of a model.
 type entry struct {
-	r       *Registry
-	name    string
-	cfg     ModelConfig
-	m       *model.Model
-	task    string
-	gen     *textgen.Generator
-	engine  TextGenerator
-	cls     *vision.Classifier
-	version Version
-	sem     chan struct{}
-	refs    atomic.Int64
+	r         *Registry
+	name      string
+	cfg       ModelConfig
+	m         *model.Model
+	kind      string     // the task the model declares
+	tasks     []string   // the tasks serving it, in registration order
+	instances []Instance // likewise
+	version   Version
+	sem       chan struct{}
+	refs      atomic.Int64
 }
 
 func (e *entry) decRef() {
@@ -536,11 +576,21 @@ func (e *entry) decRef() {
 	}
 }
 
+func (e *entry) status() ([]string, map[string]any) {
+	details := map[string]any{}
+	for _, in := range e.instances {
+		for k, v := range in.Status() {
+			details[k] = v
+		}
+	}
+	return slices.Clone(e.tasks), details
+}
+
 func (e *entry) close() {
 	defer e.r.open.Done()
-	if c, ok := e.engine.(io.Closer); ok && e.engine != TextGenerator(e.gen) {
-		if err := c.Close(); err != nil {
-			e.r.log.Warn("closing text engine", "model", e.name, "err", err)
+	for i, in := range e.instances {
+		if err := in.Close(); err != nil {
+			e.r.log.Warn("closing task", "model", e.name, "task", e.tasks[i], "err", err)
 		}
 	}
 	if err := e.m.Close(); err != nil {
@@ -571,8 +621,11 @@ func (l *Lease) Name() string { return l.e.name }
 // Model is the loaded model.
 func (l *Lease) Model() *model.Model { return l.e.m }
 
-// Task is the model's task: model.TaskTextGeneration or model.TaskImageClassification.
-func (l *Lease) Task() string { return l.e.task }
+// Kind is the task the model declares (its metadata's task, else the config's).
+func (l *Lease) Kind() string { return l.e.kind }
+
+// Tasks lists the tasks that serve the leased version.
+func (l *Lease) Tasks() []string { return slices.Clone(l.e.tasks) }
 
 // Version identifies the leased version.
 func (l *Lease) Version() Version { return l.e.version }
@@ -580,11 +633,11 @@ func (l *Lease) Version() Version { return l.e.version }
 // Config is the configuration the version was loaded with (defaults included).
 func (l *Lease) Config() ModelConfig { return l.e.cfg }
 
-// Generator is the text generator of a text model (nil for other tasks).
-func (l *Lease) Generator() *textgen.Generator { return l.e.gen }
-
-// TextEngine is what generates text: the Generator, or the engine WithTextEngine made (nil for other tasks).
-func (l *Lease) TextEngine() TextGenerator { return l.e.engine }
-
-// Classifier is the classifier of an image model (nil for other tasks).
-func (l *Lease) Classifier() *vision.Classifier { return l.e.cls }
+// Instance is what the task named task prepared for this version, or
+// ErrWrongTask (naming the tasks the model does serve).
+func (l *Lease) Instance(task string) (Instance, error) {
+	if i := slices.Index(l.e.tasks, task); i >= 0 {
+		return l.e.instances[i], nil
+	}
+	return nil, fmt.Errorf("%w: model %q (%s) does not serve %s; it serves %v", ErrWrongTask, l.e.name, l.e.kind, task, l.e.tasks)
+}

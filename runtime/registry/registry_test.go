@@ -19,6 +19,8 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -51,9 +53,19 @@ func newRegistry(t *testing.T, models ...registry.ModelConfig) *registry.Registr
 	return r
 }
 
-func generate(t *testing.T, l *registry.Lease, prompt string, n int) string {
+// generator is the text-generation instance of a lease.
+func generator(t *testing.T, l *registry.Lease) *generate.Instance {
 	t.Helper()
-	text, _, err := l.Generator().Text(context.Background(), textgen.Request{Prompt: prompt, MaxLength: n})
+	in, err := l.Instance(generate.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.(*generate.Instance)
+}
+
+func gen(t *testing.T, l *registry.Lease, prompt string, n int) string {
+	t.Helper()
+	text, _, err := generator(t, l).Generator().Text(context.Background(), textgen.Request{Prompt: prompt, MaxLength: n})
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
@@ -82,10 +94,10 @@ func TestStartStatusReady(t *testing.T) {
 	}
 	st := r.Status()
 	if st[0].Name != "text" || st[0].Status != registry.StateReady || st[0].Task != model.TaskTextGeneration ||
-		st[0].Version == nil || len(st[0].Version.SHA256) != 64 || st[0].Signature == nil || st[0].Mode != "windowed" {
+		st[0].Version == nil || len(st[0].Version.SHA256) != 64 || st[0].Signature == nil || st[0].Details["mode"] != "windowed" {
 		t.Fatalf("text status: %+v", st[0])
 	}
-	if st[1].Task != model.TaskImageClassification || len(st[1].Labels) != 10 {
+	if labels, _ := st[1].Details["labels"].([]string); st[1].Task != model.TaskImageClassification || len(labels) != 10 {
 		t.Fatalf("image status: %+v", st[1])
 	}
 	l, err := r.Acquire("text")
@@ -93,10 +105,10 @@ func TestStartStatusReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	if got := generate(t, l, "a", 5); got != "bcdef" {
+	if got := gen(t, l, "a", 5); got != "bcdef" {
 		t.Fatalf("generated %q, want bcdef", got)
 	}
-	if l.Classifier() != nil || l.TextEngine() == nil || l.Version().SHA256 != st[0].Version.SHA256 {
+	if _, err := l.Instance(classify.Name); !errors.Is(err, registry.ErrWrongTask) || generator(t, l).Engine() == nil || l.Version().SHA256 != st[0].Version.SHA256 {
 		t.Fatal("lease accessors disagree with the model")
 	}
 	li, err := r.Acquire("image")
@@ -104,7 +116,7 @@ func TestStartStatusReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer li.Release()
-	if li.Classifier() == nil || li.Generator() != nil {
+	if _, err := li.Instance(generate.Name); !errors.Is(err, registry.ErrWrongTask) || strings.Join(li.Tasks(), ",") != classify.Name {
 		t.Fatal("image lease has no classifier")
 	}
 }
@@ -183,7 +195,7 @@ func TestSwapDrainsOldVersion(t *testing.T) {
 	if n := registrytest.ClosedCount(); n != closedBefore {
 		t.Fatalf("old version closed while leased (%d closes)", n-closedBefore)
 	}
-	if got := generate(t, old, "a", 3); got != "bcd" {
+	if got := gen(t, old, "a", 3); got != "bcd" {
 		t.Fatalf("old version generated %q", got)
 	}
 	old.Release()
@@ -233,7 +245,7 @@ func TestBrokenModelKeepsOldVersion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: old version not serving: %v", what, err)
 		}
-		if got := generate(t, l, "a", 2); got != "bc" {
+		if got := gen(t, l, "a", 2); got != "bc" {
 			t.Fatalf("%s: generated %q", what, got)
 		}
 		l.Release()
@@ -325,15 +337,16 @@ func writeConfig(t *testing.T, path string, extra string, models ...[2]string) {
 	}
 }
 
-func configRegistry(t *testing.T, cfgPath string) *registry.Registry {
+func configRegistry(t *testing.T, cfgPath string, opts ...registry.Option) *registry.Registry {
 	t.Helper()
 	cfg, err := registry.LoadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := registry.New(cfg, registry.WithLogger(quiet()), registry.WithConfigFile(cfgPath, func() (registry.Config, error) {
+	opts = append([]registry.Option{registry.WithLogger(quiet()), registry.WithConfigFile(cfgPath, func() (registry.Config, error) {
 		return registry.LoadConfig(cfgPath)
-	}))
+	})}, opts...)
+	r := registry.New(cfg, opts...)
 	t.Cleanup(func() { r.Close() })
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -366,7 +379,7 @@ func TestConfigReload(t *testing.T) {
 	if _, err := r.Acquire("one"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("removed model: %v", err)
 	}
-	if got := generate(t, held, "a", 2); got != "bc" {
+	if got := gen(t, held, "a", 2); got != "bc" {
 		t.Fatalf("removed model's lease generated %q", got)
 	}
 	held.Release()
@@ -420,13 +433,14 @@ func TestWatch(t *testing.T) {
 	write(t, b, registrytest.Text("b"))
 	cfgPath := filepath.Join(dir, "rnnrun.yaml")
 	writeConfig(t, cfgPath, "", [2]string{"m", "models/a.json"})
-	r := configRegistry(t, cfgPath)
+	watching := make(chan struct{})
+	r := configRegistry(t, cfgPath, registry.WithWatchStarted(func() { close(watching) }))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); r.Watch(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
-	time.Sleep(100 * time.Millisecond) // let the watcher start
+	<-watching // the watcher follows the folders
 	sha := func() string {
 		st, _ := r.ModelStatus("m")
 		if st.Version == nil {
@@ -474,11 +488,11 @@ func TestTextEngine(t *testing.T) {
 	var engines []*countingEngine
 	r := registry.New(registry.Config{Models: []registry.ModelConfig{{Name: "m", Path: path, Backend: registrytest.Backend, Concurrency: 1}}},
 		registry.WithLogger(quiet()),
-		registry.WithTextEngine(func(name string, g *textgen.Generator) (registry.TextGenerator, error) {
+		registry.WithTask(generate.New(generate.Options{Engine: func(name string, g *textgen.Generator) (generate.Engine, error) {
 			e := &countingEngine{g: g}
 			engines = append(engines, e)
 			return e, nil
-		}))
+		}})))
 	defer r.Close()
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -487,7 +501,7 @@ func TestTextEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.TextEngine().Generate(context.Background(), textgen.Request{Prompt: "a", MaxLength: 2}, func(string) error { return nil }); err != nil {
+	if _, err := generator(t, l).Engine().Generate(context.Background(), textgen.Request{Prompt: "a", MaxLength: 2}, func(string) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	l.Release()
@@ -520,13 +534,14 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..data", "rnnrun.yaml"), filepath.Join(vol, "rnnrun.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	r := configRegistry(t, filepath.Join(vol, "rnnrun.yaml"))
+	watching := make(chan struct{})
+	r := configRegistry(t, filepath.Join(vol, "rnnrun.yaml"), registry.WithWatchStarted(func() { close(watching) }))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); r.Watch(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
-	time.Sleep(100 * time.Millisecond)
+	<-watching
 	st, _ := r.ModelStatus("m")
 	first := st.Version.SHA256
 	if err := os.Symlink("..v2", filepath.Join(vol, "..data_tmp")); err != nil {

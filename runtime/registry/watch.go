@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -83,13 +84,13 @@ func (r *Registry) Watch(ctx context.Context) error {
 		}
 		return false
 	}
-	debounce := r.Config().Server.Debounce
-	if debounce <= 0 {
-		debounce = DefaultDebounce
-	}
+	debounce := cmp.Or(r.Config().Loading.Debounce, DefaultLoading.Debounce)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	r.log.Info("watching the config and model files", "folders", len(watched), "debounce", debounce)
+	if r.watchStarted != nil {
+		r.watchStarted()
+	}
 	for {
 		select {
 		case <-ctx.Done():

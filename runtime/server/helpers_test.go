@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +20,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/onnx" // the shipped models' backend
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
 	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
+	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // every task's routes
+	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
 func init() { registrytest.Register() }
@@ -91,10 +98,10 @@ func fakeEnv(t *testing.T, o envOptions) *env {
 	temp0 := 0.0
 	cfg := registry.Config{Models: []registry.ModelConfig{
 		{Name: "text", Path: filepath.Join(dir, "text.json"), Backend: registrytest.Backend, Concurrency: 8,
-			Defaults: registry.Defaults{MaxLength: 5, Temperature: &temp0, TopP: 1}},
+			Settings: generate.Settings{Defaults: generate.Defaults{MaxLength: 5, Temperature: &temp0}}.Map()},
 		{Name: "image", Path: filepath.Join(dir, "image.json"), Backend: registrytest.Backend, Concurrency: 8},
 		{Name: "slow", Path: filepath.Join(dir, "slow.json"), Backend: registrytest.Backend, Concurrency: 1,
-			Defaults: registry.Defaults{MaxLength: 5, Temperature: &temp0, TopP: 1}},
+			Settings: generate.Settings{Defaults: generate.Defaults{MaxLength: 5, Temperature: &temp0}}.Map()},
 	}}
 	e := newEnv(t, cfg, o)
 	e.dir = dir
@@ -235,9 +242,39 @@ func shipped(t *testing.T, name string) string {
 	return abs
 }
 
-// realModels reports whether the models are the shipped, trained ones (whose
-// answers can be checked), not stand-ins from RNNRUN_EXPORT_DIR.
-func realModels() bool { _, real := modelsDir(); return real }
+// wantLabel is the label the image model modelFile of the export under test
+// gives digit d (the shipped models and a fresh export in RNNRUN_EXPORT_DIR
+// alike): the one that export's golden file records for the first 32 MNIST
+// test images, else what the library answers in-process for the same pixels.
+func wantLabel(t *testing.T, modelFile string, d digitFile) string {
+	t.Helper()
+	dir, _ := modelsDir()
+	pred, err := golden.TestImagePredictions(dir, modelFile)
+	if err != nil {
+		t.Fatalf("%s: golden predictions: %v", modelFile, err)
+	}
+	if d.index < len(pred) {
+		return strconv.Itoa(pred[d.index])
+	}
+	m, err := model.Open(context.Background(), shipped(t, modelFile), model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := vision.NewClassifier(m, vision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _, err := vision.DecodeBytes(d.png, vision.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.ClassifyOne(context.Background(), vision.ToGray(img))
+	if err != nil {
+		t.Fatalf("%s: t10k image %d in-process: %v", modelFile, d.index, err)
+	}
+	return p.Label
+}
 
 // copyFile copies src to dst.
 func copyFile(t *testing.T, src, dst string) {
@@ -275,10 +312,11 @@ func decodeErr[T any](data []byte) (T, error) {
 	return v, err
 }
 
-// digitFile is a shipped MNIST test digit.
+// digitFile is a shipped MNIST test digit: t10k-NNNNN.png, image index NNNNN.
 type digitFile struct {
 	png   []byte
 	label string
+	index int
 }
 
 var digitsOnce struct {
@@ -307,7 +345,12 @@ func readDigits(t *testing.T) []digitFile {
 				d.err = err
 				return
 			}
-			d.list = append(d.list, digitFile{png: data, label: f[1]})
+			var index int
+			if _, err := fmt.Sscanf(f[0], "t10k-%05d.png", &index); err != nil {
+				d.err = fmt.Errorf("%s: not named t10k-NNNNN.png: %v", f[0], err)
+				return
+			}
+			d.list = append(d.list, digitFile{png: data, label: f[1], index: index})
 		}
 	})
 	if d.err != nil || len(d.list) == 0 {

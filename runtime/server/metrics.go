@@ -2,13 +2,11 @@ package server
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the HTTP layer's Prometheus collectors.
+// metrics are the HTTP layer's Prometheus collectors (each task adds its own).
 type metrics struct {
 	requests *prometheus.CounterVec   // model, route, status
 	duration *prometheus.HistogramVec // model, route
 	inFlight *prometheus.GaugeVec     // route
-	chars    *prometheus.CounterVec   // model
-	images   *prometheus.CounterVec   // model
 }
 
 func newMetrics() *metrics {
@@ -19,24 +17,16 @@ func newMetrics() *metrics {
 		}, []string{"model", "route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "rnnrun_http_request_duration_seconds",
-			Help:    "HTTP request latency by model and route (a streamed generation counts until its last event).",
+			Help:    "HTTP request latency by model and route (a streamed response counts until its last event).",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"model", "route"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rnnrun_http_requests_in_flight",
 			Help: "HTTP requests being served, by route.",
 		}, []string{"route"}),
-		chars: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rnnrun_generated_characters_total",
-			Help: "Characters generated, by model.",
-		}, []string{"model"}),
-		images: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rnnrun_images_classified_total",
-			Help: "Images classified, by model.",
-		}, []string{"model"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.duration, m.inFlight, m.chars, m.images}
+	return []prometheus.Collector{m.requests, m.duration, m.inFlight}
 }

@@ -19,6 +19,9 @@ import (
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task"
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -28,7 +31,7 @@ func TestGenerate(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status %d: %s", code, body)
 	}
-	resp := decode[server.GenerateResponse](t, body)
+	resp := decode[generate.Response](t, body)
 	if resp.Text != "bcdefg" || resp.Model != "text" || resp.Seed != 7 || resp.Stats.Generated != 6 || resp.Stats.StopReason != "length" {
 		t.Fatalf("response %+v", resp)
 	}
@@ -37,11 +40,11 @@ func TestGenerate(t *testing.T) {
 	}
 	// Defaults from the config (max_length 5, greedy), a stop string, a random seed.
 	code, body = e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
-	if resp := decode[server.GenerateResponse](t, body); code != 200 || resp.Text != "bcdef" {
+	if resp := decode[generate.Response](t, body); code != 200 || resp.Text != "bcdef" {
 		t.Fatalf("defaults: %d %s", code, body)
 	}
 	code, body = e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a", "stop": []string{"de"}, "temperature": 0, "top_k": 1, "top_p": 0.9})
-	if resp := decode[server.GenerateResponse](t, body); code != 200 || resp.Text != "bc" || resp.Stats.StopReason != "stop" {
+	if resp := decode[generate.Response](t, body); code != 200 || resp.Text != "bc" || resp.Stats.StopReason != "stop" {
 		t.Fatalf("stop: %d %s", code, body)
 	}
 	// A JSON body without a Content-Type is accepted.
@@ -63,7 +66,7 @@ func TestGenerateStream(t *testing.T) {
 	}
 	var text strings.Builder
 	var chunks int
-	var done *server.DoneEvent
+	var done *generate.DoneEvent
 	err = readEvents(resp.Body, func(ev sseEvent) bool {
 		switch ev.name {
 		case "chunk":
@@ -71,9 +74,9 @@ func TestGenerateStream(t *testing.T) {
 				t.Errorf("chunk after done")
 			}
 			chunks++
-			text.WriteString(decode[server.ChunkEvent](t, []byte(ev.data)).Text)
+			text.WriteString(decode[generate.ChunkEvent](t, []byte(ev.data)).Text)
 		case "done":
-			d := decode[server.DoneEvent](t, []byte(ev.data))
+			d := decode[generate.DoneEvent](t, []byte(ev.data))
 			done = &d
 		default:
 			t.Errorf("unexpected event %q: %s", ev.name, ev.data)
@@ -164,12 +167,12 @@ func pngDigit(t *testing.T, w, h int, darkOnLight bool) []byte {
 
 func TestClassify(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	check := func(what string, code int, body []byte, n int) server.ClassifyResponse {
+	check := func(what string, code int, body []byte, n int) classify.Response {
 		t.Helper()
 		if code != 200 {
 			t.Fatalf("%s: status %d: %s", what, code, body)
 		}
-		resp := decode[server.ClassifyResponse](t, body)
+		resp := decode[classify.Response](t, body)
 		if len(resp.Predictions) != n || resp.Model != "image" || len(resp.Version.SHA256) != 64 {
 			t.Fatalf("%s: %s", what, body)
 		}
@@ -252,7 +255,7 @@ func (failing) Generate(context.Context, textgen.Request, func(string) error) (t
 }
 
 func TestErrorStatuses(t *testing.T) {
-	e := fakeEnv(t, envOptions{server: server.Options{MaxBodyBytes: 64 << 10, MaxLength: 100, MaxImages: 2, MaxPromptChars: 50}})
+	e := fakeEnv(t, envOptions{server: server.Options{Limits: task.Limits{MaxBodyBytes: 64 << 10, MaxLength: 100, MaxImages: 2, MaxPromptChars: 50}}})
 	big := bytes.Repeat([]byte("a"), 100<<10)
 	var many bytes.Buffer
 	mw := multipart.NewWriter(&many)
@@ -276,6 +279,7 @@ func TestErrorStatuses(t *testing.T) {
 		{"prompt too long", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "` + strings.Repeat("ab", 26) + `"}`, 400, "invalid_params"},
 		{"empty stop", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "stop": [""]}`, 400, "invalid_params"},
 		{"bad preprocess", "POST", "/v1/models/image/classify?preprocess=maybe", "image/png", "x", 400, "invalid_params"},
+		{"bad return_input", "POST", "/v1/models/image/classify?return_input=maybe", "image/png", "x", 400, "invalid_params"},
 		{"no pixels", "POST", "/v1/models/image/classify", "application/json", `{}`, 400, "bad_json"},
 		{"unknown model", "POST", "/v1/models/nope/generate", "application/json", `{"prompt": "a"}`, 404, "model_not_found"},
 		{"unknown model classify", "POST", "/v1/models/nope/classify", "image/png", "x", 404, "model_not_found"},
@@ -359,7 +363,7 @@ func TestConcurrencyLimit429(t *testing.T) {
 }
 
 func TestTimeoutAndInternalError(t *testing.T) {
-	e := fakeEnv(t, envOptions{server: server.Options{RequestTimeout: 100 * time.Millisecond}})
+	e := fakeEnv(t, envOptions{server: server.Options{Limits: task.Limits{RequestTimeout: 100 * time.Millisecond}}})
 	code, body := e.postJSON("/v1/models/slow/generate", map[string]any{"prompt": "a", "max_length": 100})
 	if code != 504 || decode[apiErr](t, body).Error.Code != "timeout" {
 		t.Fatalf("slow request: %d %s", code, body)
@@ -376,7 +380,9 @@ func TestTimeoutAndInternalError(t *testing.T) {
 		t.Fatalf("last event %+v", last)
 	}
 
-	f := fakeEnv(t, envOptions{server: server.Options{Generator: func(*registry.Lease) server.Generator { return failing{} }}})
+	f := fakeEnv(t, envOptions{registry: []registry.Option{registry.WithTask(generate.New(generate.Options{
+		Engine: func(string, *textgen.Generator) (generate.Engine, error) { return failing{}, nil },
+	}))}})
 	code, body = f.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
 	if code != 500 || decode[apiErr](t, body).Error.Code != "internal" || !strings.Contains(string(body), "engine exploded") {
 		t.Fatalf("failing engine: %d %s", code, body)
@@ -421,7 +427,7 @@ func TestModelsEndpoint(t *testing.T) {
 		t.Fatalf("text model %+v", m)
 	}
 	code, body := e.do("GET", "/v1/models/image", "", nil)
-	if st := decode[registry.ModelStatus](t, body); code != 200 || st.Name != "image" || len(st.Labels) != 10 {
+	if st := decode[registry.ModelStatus](t, body); code != 200 || st.Name != "image" || len(st.Details["labels"].([]any)) != 10 {
 		t.Fatalf("GET /v1/models/image: %d %s", code, body)
 	}
 	// The raw JSON has the documented keys.

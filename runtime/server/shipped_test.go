@@ -11,7 +11,8 @@ import (
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/registry"
-	"github.com/rnnrun/rnnrun/runtime/server"
+	"github.com/rnnrun/rnnrun/runtime/task/classify"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -25,7 +26,7 @@ func shippedEnv(t *testing.T) *env {
 		{Name: "mnist-tf", Path: shipped(t, "mnist_tf.onnx"), Concurrency: 4},
 	}}
 	for i := range cfg.Models {
-		cfg.Models[i].Defaults.MaxLength = 50
+		cfg.Models[i].Settings = generate.Settings{Defaults: generate.Defaults{MaxLength: 50}}.Map()
 	}
 	return newEnv(t, cfg, envOptions{})
 }
@@ -35,7 +36,7 @@ func TestShippedGenerate(t *testing.T) {
 	e := shippedEnv(t)
 	for _, name := range []string{"char", "char-window"} {
 		st := e.status(name)
-		if st.Task != model.TaskTextGeneration || len(st.Vocab) == 0 {
+		if vocab, _ := st.Details["vocab"].([]any); st.Task != model.TaskTextGeneration || len(vocab) == 0 {
 			t.Fatalf("%s: %+v", name, st)
 		}
 		m, err := model.Open(context.Background(), st.Path, model.Options{})
@@ -55,7 +56,7 @@ func TestShippedGenerate(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%s: %d %s", name, code, body)
 		}
-		if got := decode[server.GenerateResponse](t, body).Text; got != want {
+		if got := decode[generate.Response](t, body).Text; got != want {
 			t.Fatalf("%s over HTTP: %q, in process: %q", name, got, want)
 		}
 		resp, err := e.client.Post(e.url("/v1/models/"+name+"/generate"), "application/json",
@@ -68,7 +69,7 @@ func TestShippedGenerate(t *testing.T) {
 		readEvents(resp.Body, func(ev sseEvent) bool {
 			switch ev.name {
 			case "chunk":
-				streamed.WriteString(decode[server.ChunkEvent](t, []byte(ev.data)).Text)
+				streamed.WriteString(decode[generate.ChunkEvent](t, []byte(ev.data)).Text)
 			case "done":
 				done = true
 			}
@@ -85,9 +86,7 @@ func TestShippedGenerate(t *testing.T) {
 // With the batching engine, concurrent requests over HTTP are stepped together
 // and each still gets exactly the text the library gives it alone.
 func TestShippedGenerateBatched(t *testing.T) {
-	batch := registry.WithTextEngine(func(_ string, g *textgen.Generator) (registry.TextGenerator, error) {
-		return textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 16})
-	})
+	batch := registry.WithTask(generate.New(generate.Options{Engine: generate.Batching(textgen.BatcherOptions{MaxBatch: 16})}))
 	cfg := registry.Config{Models: []registry.ModelConfig{{Name: "char", Path: shipped(t, "char.onnx"), Concurrency: 32}}}
 	e := newEnv(t, cfg, envOptions{registry: []registry.Option{batch}})
 	m, err := model.Open(context.Background(), shipped(t, "char.onnx"), model.Options{})
@@ -116,7 +115,7 @@ func TestShippedGenerateBatched(t *testing.T) {
 			if err == nil && code != 200 {
 				err = fmt.Errorf("status %d: %s", code, body)
 			}
-			var resp server.GenerateResponse
+			var resp generate.Response
 			if err == nil {
 				err = json.Unmarshal(body, &resp)
 			}
@@ -147,12 +146,12 @@ func TestShippedClassify(t *testing.T) {
 		w.Write(d.png)
 	}
 	mw.Close()
-	for _, name := range []string{"mnist", "mnist-tf"} {
+	for name, file := range map[string]string{"mnist": "mnist.onnx", "mnist-tf": "mnist_tf.onnx"} {
 		code, body := e.do("POST", "/v1/models/"+name+"/classify", mw.FormDataContentType(), buf.Bytes())
 		if code != 200 {
 			t.Fatalf("%s: %d %s", name, code, body)
 		}
-		resp := decode[server.ClassifyResponse](t, body)
+		resp := decode[classify.Response](t, body)
 		if len(resp.Predictions) != len(digits) {
 			t.Fatalf("%s: %d predictions for %d images", name, len(resp.Predictions), len(digits))
 		}
@@ -160,8 +159,8 @@ func TestShippedClassify(t *testing.T) {
 			if p.Preprocessed {
 				t.Errorf("%s: MNIST digit %d was preprocessed", name, i)
 			}
-			if realModels() && p.Label != digits[i].label {
-				t.Errorf("%s: digit %d classified %s (%.3f), want %s", name, i, p.Label, p.Prob, digits[i].label)
+			if want := wantLabel(t, file, digits[i]); p.Label != want {
+				t.Errorf("%s: digit %d classified %s (%.3f), want %s", name, i, p.Label, p.Prob, want)
 			}
 		}
 	}

@@ -10,12 +10,10 @@ import "C"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -25,14 +23,16 @@ import (
 func init() { model.Register(Open, "tf", "tensorflow") }
 
 // Open loads the SavedModel folder at path with tag "serve" and its
-// serving_default signature. It satisfies model.Opener. opts.Threads and
-// opts.InterOpThreads set TensorFlow's thread pools (0: TensorFlow's default);
-// opts.LibraryPath is ignored: libtensorflow is linked at build time.
+// serving_default signature. It satisfies model.Opener: model.Open wraps the
+// backend in a model.Model, which checks inputs and holds the lifecycle.
+// opts.Threads and opts.InterOpThreads set TensorFlow's thread pools (0:
+// TensorFlow's default); opts.LibraryPath is ignored: libtensorflow is linked
+// at build time.
 func Open(ctx context.Context, path string, opts model.Options) (model.Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return LoadModel(path, []string{DefaultTag}, &opts)
+	return load(path, []string{DefaultTag}, opts)
 }
 
 // Output is one tensor of the graph: an operation's output by index, as in
@@ -54,10 +54,10 @@ type port struct {
 	out  Output
 }
 
-// Model is a loaded SavedModel: a TensorFlow session over its graph, the
-// chosen signature and the metadata asset. Run, Exec and Bind are safe for
-// concurrent use; Close waits for running calls and releases everything.
-type Model struct {
+// savedModel is the backend: a TensorFlow session over a SavedModel's graph,
+// the chosen signature and the metadata asset. It checks nothing a
+// model.Model checks (context, inputs, closed): it is only reached through one.
+type savedModel struct {
 	path    string
 	tags    []string
 	session *C.TF_Session
@@ -67,12 +67,17 @@ type Model struct {
 	sig     model.Signature
 	ins     []port
 	outs    []port
-	outIdx  map[string]int
 	meta    map[string]string
+}
 
-	mu       sync.RWMutex // shared by calls, exclusive by Close
-	closed   bool
-	bindings map[*binding]struct{}
+// Model is a loaded SavedModel with tfgo's surface (LoadModel, Op, Exec) on
+// top of a model.Model, whose Run, Bind, Signature, Metadata and Close it has.
+// Every call, Exec included, goes through the model.Model's lifecycle: safe
+// for concurrent use, failing with model.ErrClosed after Close, and Close
+// waits for running calls and releases every TensorFlow object.
+type Model struct {
+	*model.Model
+	sm *savedModel
 }
 
 // LoadModel loads the SavedModel folder at path with the MetaGraphDef tags
@@ -87,6 +92,20 @@ func LoadModel(path string, tags []string, opts *model.Options) (*Model, error) 
 	if opts == nil {
 		opts = &model.Options{}
 	}
+	sm, err := load(path, tags, *opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(path, "tf", sm)
+	if err != nil {
+		sm.Close()
+		return nil, err
+	}
+	return &Model{Model: m, sm: sm}, nil
+}
+
+// load opens the session and resolves the serving_default signature.
+func load(path string, tags []string, opts model.Options) (*savedModel, error) {
 	if len(tags) == 0 {
 		tags = []string{DefaultTag}
 	}
@@ -102,12 +121,12 @@ func LoadModel(path string, tags []string, opts *model.Options) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: loading SavedModel with tags %s: %v", model.ErrBadModel, path, strings.Join(tags, ","), err)
 	}
-	m := &Model{path: path, tags: tags, session: session, graph: graph, meta: meta, bindings: map[*binding]struct{}{}}
-	if err := m.init(mg); err != nil {
-		m.release()
+	sm := &savedModel{path: path, tags: tags, session: session, graph: graph, meta: meta}
+	if err := sm.init(mg); err != nil {
+		sm.Close()
 		return nil, err
 	}
-	return m, nil
+	return sm, nil
 }
 
 // checkDir explains why path is not a SavedModel folder.
@@ -132,7 +151,7 @@ func checkDir(path string) error {
 }
 
 // init decodes the signatures and resolves serving_default in the graph.
-func (m *Model) init(metaGraph []byte) error {
+func (m *savedModel) init(metaGraph []byte) error {
 	sigs, err := parseSignatures(metaGraph)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", model.ErrBadModel, m.path, err)
@@ -142,7 +161,7 @@ func (m *Model) init(metaGraph []byte) error {
 }
 
 // useSignature makes key the signature Signature, Run and Bind use.
-func (m *Model) useSignature(key string) error {
+func (m *savedModel) useSignature(key string) error {
 	sd, ok := m.sigs[key]
 	if !ok {
 		return fmt.Errorf("%w: %s has no %q signature (signatures found: %s)", model.ErrBadModel, m.path, key, signatureNames(m.sigs))
@@ -161,13 +180,11 @@ func (m *Model) useSignature(key string) error {
 	}
 	m.sigKey, m.ins, m.outs = key, ins, outs
 	m.sig = model.Signature{}
-	m.outIdx = map[string]int{}
 	for _, p := range ins {
 		m.sig.Inputs = append(m.sig.Inputs, tensorInfo(p))
 	}
-	for i, p := range outs {
+	for _, p := range outs {
 		m.sig.Outputs = append(m.sig.Outputs, tensorInfo(p))
-		m.outIdx[p.key] = i
 	}
 	return nil
 }
@@ -177,7 +194,7 @@ func tensorInfo(p port) model.TensorInfo {
 }
 
 // ports resolves each signature tensor to a graph operation output.
-func (m *Model) ports(sigKey, kind string, infos map[string]TensorInfo, keys []string) ([]port, error) {
+func (m *savedModel) ports(sigKey, kind string, infos map[string]TensorInfo, keys []string) ([]port, error) {
 	list := make([]port, 0, len(keys))
 	for _, k := range keys {
 		info := infos[k]
@@ -194,7 +211,7 @@ func (m *Model) ports(sigKey, kind string, infos map[string]TensorInfo, keys []s
 		if err != nil {
 			return nil, bad("%v", err)
 		}
-		out := m.Op(name, idx)
+		out := m.op(name, idx)
 		if out.op == nil {
 			return nil, bad("names tensor %q, but the graph has no operation %q", info.Name, name)
 		}
@@ -206,16 +223,13 @@ func (m *Model) ports(sigKey, kind string, infos map[string]TensorInfo, keys []s
 	return list, nil
 }
 
-// Path is the SavedModel folder.
-func (m *Model) Path() string { return m.path }
-
 // SignatureKey is the signature Signature and Run use (serving_default).
-func (m *Model) SignatureKey() string { return m.sigKey }
+func (m *Model) SignatureKey() string { return m.sm.sigKey }
 
 // Signatures returns every signature of the loaded MetaGraphDef by key.
 func (m *Model) Signatures() map[string]SignatureDef {
-	out := make(map[string]SignatureDef, len(m.sigs))
-	for k, v := range m.sigs {
+	out := make(map[string]SignatureDef, len(m.sm.sigs))
+	for k, v := range m.sm.sigs {
 		out[k] = v
 	}
 	return out
@@ -223,16 +237,26 @@ func (m *Model) Signatures() map[string]SignatureDef {
 
 // Signature lists the inputs and outputs named by their signature keys, the
 // metadata's main and state tensors first (x, h, c / probs, h_out, c_out).
-func (m *Model) Signature() model.Signature { return m.sig }
+func (m *savedModel) Signature() model.Signature { return m.sig }
 
 // Metadata is the JSON object of assets/rnnrun.json (empty when absent).
-func (m *Model) Metadata() map[string]string { return m.meta }
+func (m *savedModel) Metadata() map[string]string { return m.meta }
 
 // Op returns output idx of the graph operation name, as tfgo's Model.Op. For
 // a Keras SavedModel the signature's inputs are operations like
 // "serving_default_x" and its outputs "StatefulPartitionedCall" (see
-// Signatures for the exact tensor names).
+// Signatures for the exact tensor names). After Close, or for an operation
+// the graph lacks, the Output names no operation and Exec reports it.
 func (m *Model) Op(name string, idx int) Output {
+	out := Output{Op: name, Index: idx}
+	m.Do(context.Background(), func() error {
+		out = m.sm.op(name, idx)
+		return nil
+	})
+	return out
+}
+
+func (m *savedModel) op(name string, idx int) Output {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	return Output{Op: name, Index: idx, op: C.TF_GraphOperationByName(m.graph, cname)}
@@ -246,9 +270,17 @@ func (m *Model) Exec(outputs []Output, feeds map[Output]*model.Tensor) ([]*model
 
 // ExecContext is Exec with a context (see Run for how it is honoured).
 func (m *Model) ExecContext(ctx context.Context, outputs []Output, feeds map[Output]*model.Tensor) ([]*model.Tensor, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	var res []*model.Tensor
+	err := m.Do(ctx, func() error {
+		var err error
+		res, err = m.sm.exec(ctx, outputs, feeds)
+		return err
+	})
+	return res, err
+}
+
+// exec feeds and fetches graph tensors by operation output.
+func (m *savedModel) exec(ctx context.Context, outputs []Output, feeds map[Output]*model.Tensor) ([]*model.Tensor, error) {
 	ins := make([]C.TF_Output, 0, len(feeds))
 	vals := make([]*C.TF_Tensor, 0, len(feeds))
 	defer func() {
@@ -256,11 +288,6 @@ func (m *Model) ExecContext(ctx context.Context, outputs []Output, feeds map[Out
 			deleteTensor(t)
 		}
 	}()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, model.ErrClosed
-	}
 	for o, t := range feeds {
 		if o.op == nil {
 			return nil, fmt.Errorf("%w: feed %s: no such operation in the graph", model.ErrBadInput, o)
@@ -285,9 +312,8 @@ func (m *Model) ExecContext(ctx context.Context, outputs []Output, feeds map[Out
 	return m.run(ctx, ins, vals, outs)
 }
 
-// run calls TF_SessionRun and copies the fetched tensors into Go memory. The
-// caller holds m.mu.
-func (m *Model) run(ctx context.Context, ins []C.TF_Output, vals []*C.TF_Tensor, outs []C.TF_Output) ([]*model.Tensor, error) {
+// run calls TF_SessionRun and copies the fetched tensors into Go memory.
+func (m *savedModel) run(ctx context.Context, ins []C.TF_Output, vals []*C.TF_Tensor, outs []C.TF_Output) ([]*model.Tensor, error) {
 	fetched := make([]*C.TF_Tensor, len(outs))
 	defer func() {
 		for _, t := range fetched {
@@ -312,7 +338,7 @@ func (m *Model) run(ctx context.Context, ins []C.TF_Output, vals []*C.TF_Tensor,
 // belong to the caller. A deadline on ctx becomes RunOptions.timeout_in_ms;
 // other cancellation is noticed when the call returns (TensorFlow's C API
 // cannot interrupt a running step).
-func (m *Model) sessionRun(ctx context.Context, ins []C.TF_Output, vals []*C.TF_Tensor, outs []C.TF_Output, fetched []*C.TF_Tensor) error {
+func (m *savedModel) sessionRun(ctx context.Context, ins []C.TF_Output, vals []*C.TF_Tensor, outs []C.TF_Output, fetched []*C.TF_Tensor) error {
 	var opts *C.TF_Buffer
 	if dl, ok := ctx.Deadline(); ok {
 		ms := time.Until(dl).Milliseconds()
@@ -349,20 +375,10 @@ func (m *Model) sessionRun(ctx context.Context, ins []C.TF_Output, vals []*C.TF_
 	return ctx.Err()
 }
 
-// Run feeds every input by signature key and returns every output by key.
-// It checks ctx before the call; a deadline on ctx bounds the call itself.
-func (m *Model) Run(ctx context.Context, inputs map[string]*model.Tensor) (map[string]*model.Tensor, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := m.sig.CheckInputs(inputs); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, model.ErrClosed
-	}
+// Run feeds every input by signature key and returns every output by key
+// (model.Model has checked the inputs and the context). A deadline on ctx
+// bounds the call itself.
+func (m *savedModel) Run(ctx context.Context, inputs map[string]*model.Tensor) (map[string]*model.Tensor, error) {
 	ins := make([]C.TF_Output, len(m.ins))
 	vals := make([]*C.TF_Tensor, len(m.ins))
 	defer func() {
@@ -392,8 +408,9 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*model.Tensor) (map[s
 	return out, nil
 }
 
-// release frees the session and graph.
-func (m *Model) release() error {
+// Close deletes the session and graph (model.Model has closed the Bindings
+// and waited for running calls).
+func (m *savedModel) Close() error {
 	var err error
 	if m.session != nil {
 		err = deleteSession(m.session)
@@ -401,25 +418,7 @@ func (m *Model) release() error {
 	}
 	deleteGraph(m.graph)
 	m.graph = nil
-	return err
-}
-
-// Close waits for running calls, closes any Bindings still open, and deletes
-// the session and graph. Closing twice is harmless.
-func (m *Model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var errs []error
-	for b := range m.bindings {
-		errs = append(errs, b.free())
-	}
-	m.bindings = nil
-	errs = append(errs, m.release())
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return fmt.Errorf("%s: closing: %w", m.path, err)
 	}
 	return nil

@@ -22,32 +22,9 @@ import (
 // tensors and the C arrays TF_SessionRun takes are allocated once, so each Run
 // copies the inputs' Data in, runs, and copies the requested outputs into the
 // outputs' Data, with no Go allocation. outputs may name a subset of the
-// signature's outputs; only those are computed. A Binding is for one goroutine
-// at a time; closing the Model closes its Bindings.
-func (m *Model) Bind(inputs, outputs map[string]*model.Tensor) (model.Binding, error) {
-	if err := m.sig.CheckInputs(inputs); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(m.path), err)
-	}
-	if len(outputs) == 0 {
-		return nil, fmt.Errorf("%w: no outputs to bind", model.ErrBadInput)
-	}
-	for name, t := range outputs {
-		i, ok := m.outIdx[name]
-		if !ok {
-			return nil, fmt.Errorf("%w: unknown output %q (model outputs: %s)", model.ErrBadInput, name, keyList(m.outs))
-		}
-		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: output %q: %v", model.ErrBadInput, name, err)
-		}
-		if want := m.outs[i].info.DType.DType(); t.DType() != want {
-			return nil, fmt.Errorf("%w: output %q: element type %s, model gives %s", model.ErrBadInput, name, t.DType(), want)
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, model.ErrClosed
-	}
+// signature's outputs; only those are computed. model.Model has checked the
+// tensors, tracks the Binding and closes it before the backend.
+func (m *savedModel) Bind(inputs, outputs map[string]*model.Tensor) (model.Binding, error) {
 	b := &binding{m: m, nin: len(m.ins), nout: len(outputs)}
 	outSize := C.size_t(unsafe.Sizeof(C.TF_Output{}))
 	ptrSize := C.size_t(unsafe.Sizeof((*C.TF_Tensor)(nil)))
@@ -61,7 +38,7 @@ func (m *Model) Bind(inputs, outputs map[string]*model.Tensor) (model.Binding, e
 		src := inputs[p.key]
 		t, err := toTF(src)
 		if err != nil {
-			b.free()
+			b.Close()
 			return nil, fmt.Errorf("input %q: %w", p.key, err)
 		}
 		ins[i], vals[i] = p.out.c(), t
@@ -77,23 +54,11 @@ func (m *Model) Bind(inputs, outputs map[string]*model.Tensor) (model.Binding, e
 			k++
 		}
 	}
-	m.bindings[b] = struct{}{}
 	return b, nil
 }
 
-func keyList(ps []port) string {
-	var s string
-	for i, p := range ps {
-		if i > 0 {
-			s += ", "
-		}
-		s += p.key
-	}
-	return s
-}
-
 type binding struct {
-	m         *Model
+	m         *savedModel
 	nin, nout int
 	cIns      *C.TF_Output
 	cVals     **C.TF_Tensor
@@ -107,13 +72,8 @@ type binding struct {
 
 // Run copies the inputs in, runs the session and copies the outputs out.
 func (b *binding) Run(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	m := b.m
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed || b.freed {
+	if b.freed {
 		return model.ErrClosed
 	}
 	vals := unsafe.Slice(b.cVals, b.nin)
@@ -183,19 +143,9 @@ func (b *binding) drop(fetched []*C.TF_Tensor) {
 	}
 }
 
-// Close releases the binding's TensorFlow tensors (not the Go tensors).
+// Close releases the binding's TensorFlow tensors and C arrays (not the Go
+// tensors). Closing twice is harmless.
 func (b *binding) Close() error {
-	m := b.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.bindings != nil {
-		delete(m.bindings, b)
-	}
-	return b.free()
-}
-
-// free releases the C memory; the caller holds m.mu exclusively.
-func (b *binding) free() error {
 	if b.freed {
 		return nil
 	}

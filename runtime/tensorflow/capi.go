@@ -12,27 +12,37 @@ package tensorflow
 #cgo LDFLAGS: -ldl
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tensorflow/c/c_api.h>
 
-// rnnrun_tf_min_log_level lowers TensorFlow's logging to level (0 info,
-// 1 warning, 2 error) after the library is loaded. TensorFlow reads
-// TF_CPP_MIN_LOG_LEVEL once, while the library initialises, before Go runs;
-// since 2.14 it logs through Abseil, whose absl::SetMinLogLevel the library
-// exports under Abseil's versioned inline namespace. It returns 1 when found.
-static int rnnrun_tf_min_log_level(int level) {
-	static const char* lts[] = {"20250814", "20250512", "20250127", "20240722", "20240116", "20230802", "20230125", NULL};
-	char name[128];
-	void (*set)(int) = NULL;
-	for (int i = 0; lts[i] && !set; i++) {
-		snprintf(name, sizeof name, "_ZN4absl12lts_%s14SetMinLogLevelENS0_18LogSeverityAtLeastE", lts[i]);
-		set = (void (*)(int))dlsym(RTLD_DEFAULT, name);
+// rnnrun_loaded_objects writes the paths of the shared objects loaded in the
+// process into p, one a line, and returns the bytes written.
+struct rnnrun_names { char* p; size_t n, cap; };
+static int rnnrun_add_object(struct dl_phdr_info* info, size_t size, void* data) {
+	struct rnnrun_names* b = data;
+	size_t len = strlen(info->dlpi_name);
+	if (len > 0 && b->n + len + 1 <= b->cap) {
+		memcpy(b->p + b->n, info->dlpi_name, len);
+		b->p[b->n + len] = '\n';
+		b->n += len + 1;
 	}
-	if (!set) set = (void (*)(int))dlsym(RTLD_DEFAULT, "_ZN4absl14SetMinLogLevelENS_18LogSeverityAtLeastE");
-	if (!set) return 0;
-	set(level);
+	return 0;
+}
+static size_t rnnrun_loaded_objects(char* p, size_t cap) {
+	struct rnnrun_names b = {p, 0, cap};
+	dl_iterate_phdr(rnnrun_add_object, &b);
+	return b.n;
+}
+
+// rnnrun_call_int_fn calls the function void name(int) of the loaded
+// libraries with level; it returns 0 when no such symbol is loaded.
+static int rnnrun_call_int_fn(const char* name, int level) {
+	void (*fn)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, name);
+	if (!fn) return 0;
+	fn(level);
 	return 1;
 }
 
@@ -42,9 +52,14 @@ static const void* rnnrun_buffer_data(TF_Buffer* b) { return b->data; }
 import "C"
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,14 +97,92 @@ var quietOnce sync.Once
 // TF_CPP_MIN_LOG_LEVEL themselves (TensorFlow then honours it on its own).
 // One INFO line about oneDNN is printed while the library loads, before any
 // Go code runs; only TF_CPP_MIN_LOG_LEVEL in the environment at start can hide it.
+//
+// Setting the variable now is too late for most of TensorFlow: it reads it
+// once, while the library initialises, before Go runs. Since 2.14 TensorFlow
+// logs through Abseil, and the C API has no call for the log level, so quiet
+// calls absl::SetMinLogLevel, which the library exports. Its linker name
+// carries Abseil's versioned inline namespace (absl::lts_20250814::...),
+// which changes with every TensorFlow release, so it is not written here:
+// abslSymbol reads it from the dynamic symbol table of the loaded library.
 func quiet() {
 	quietOnce.Do(func() {
 		if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); set {
 			return
 		}
 		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2") // for TensorFlow builds that read it lazily
-		C.rnnrun_tf_min_log_level(2)
+		if name, err := abslSymbol("SetMinLogLevel", setMinLogLevel); err == nil {
+			cname := C.CString(name)
+			defer C.free(unsafe.Pointer(cname))
+			C.rnnrun_call_int_fn(cname, 2) // absl::LogSeverityAtLeast::kError
+		}
 	})
+}
+
+// setMinLogLevel matches the Itanium C++ ABI name of
+// absl::SetMinLogLevel(absl::LogSeverityAtLeast), with or without Abseil's
+// inline namespace (lts_YYYYMMDD).
+var setMinLogLevel = regexp.MustCompile(`^_ZN4absl(\d+lts_\d+)?14SetMinLogLevelENS(0_|_)18LogSeverityAtLeastE$`)
+
+// abslSymbol finds the name of a symbol containing hint and matching re in the dynamic string
+// table of a loaded TensorFlow library (a shared object whose file name
+// contains "tensorflow"), smallest file first: libtensorflow_framework defines
+// Abseil and is a tenth of libtensorflow_cc's size. dlsym then resolves the
+// name wherever it is defined.
+func abslSymbol(hint string, re *regexp.Regexp) (string, error) {
+	buf := make([]byte, 1<<16)
+	n := C.rnnrun_loaded_objects((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	var libs []string
+	size := map[string]int64{}
+	for _, path := range strings.Split(string(buf[:n]), "\n") {
+		if st, err := os.Stat(path); err == nil && strings.Contains(filepath.Base(path), "tensorflow") {
+			libs, size[path] = append(libs, path), st.Size()
+		}
+	}
+	sort.Slice(libs, func(i, j int) bool { return size[libs[i]] < size[libs[j]] })
+	for _, path := range libs {
+		if sym, ok := dynamicString(path, hint, re); ok {
+			return sym, nil
+		}
+	}
+	return "", fmt.Errorf("no loaded TensorFlow library names a symbol matching %s (looked in: %s)", re, strings.Join(libs, ", "))
+}
+
+// dynamicString is the first string of the ELF file's dynamic string table
+// (the names of the symbols it defines or uses) that contains hint and that
+// re matches. Searching for hint first scans a large table in milliseconds.
+func dynamicString(path, hint string, re *regexp.Regexp) (string, bool) {
+	if hint == "" {
+		return "", false
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sec := f.Section(".dynstr")
+	if sec == nil {
+		return "", false
+	}
+	tab, err := sec.Data()
+	if err != nil {
+		return "", false
+	}
+	for rest := tab; ; {
+		i := bytes.Index(rest, []byte(hint))
+		if i < 0 {
+			return "", false
+		}
+		start := bytes.LastIndexByte(rest[:i], 0) + 1
+		end := bytes.IndexByte(rest[i:], 0)
+		if end < 0 {
+			end = len(rest) - i
+		}
+		if name := rest[start : i+end]; re.Match(name) {
+			return string(name), true
+		}
+		rest = rest[i+end:]
+	}
 }
 
 func newStatus() *C.TF_Status {

@@ -21,9 +21,12 @@
 // "tf" and "tensorflow"): Signature names the tensors by their signature keys
 // (x, h, c / probs, h_out, c_out), Metadata reads assets/rnnrun.json, Run feeds
 // and fetches by those keys, Bind prepares allocation-free calls, and Close
-// releases every TensorFlow object. For users who know
-// github.com/galeone/tfgo, Model also has a tfgo-shaped surface (LoadModel,
-// Op, Exec) that returns errors instead of panicking.
+// releases every TensorFlow object. The checks and the lifecycle (context,
+// inputs, closed, open Bindings) are model.Model's, shared with every backend.
+// For users who know github.com/galeone/tfgo, Model (a model.Model with the
+// SavedModel's graph) also has a tfgo-shaped surface (LoadModel, Op, Exec)
+// that returns errors instead of panicking. TensorFlow's protobufs are read
+// and written through generated types (internal/tfproto).
 //
 // See docs/tensorflow.md for the evidence behind the route, setup on other
 // machines, and measurements.

@@ -11,17 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/tensorflow"
+	"github.com/rnnrun/rnnrun/runtime/tensorflow/internal/tfproto"
 )
 
 // rewriteSignatures copies the char SavedModel and lets edit change the
-// serving signatures in its saved_model.pb: SavedModel field 2 is the repeated
-// MetaGraphDef, whose field 5 is map<string, SignatureDef>; edit receives each
-// entry's key and value bytes and returns the new ones (see meta_graph.pb.h).
-func rewriteSignatures(t *testing.T, edit func(key string, sig []byte) (string, []byte)) string {
+// signatures of its MetaGraphDefs in saved_model.pb: edit receives each
+// signature's key and definition and returns the ones to keep. Everything else
+// in the file survives decoding as unknown fields and is written back.
+func rewriteSignatures(t *testing.T, edit func(key string, sig *tfproto.SignatureDef) (string, *tfproto.SignatureDef)) string {
 	t.Helper()
 	dir := copyDir(t, savedModel("char"))
 	pb := filepath.Join(dir, "saved_model.pb")
@@ -29,71 +30,25 @@ func rewriteSignatures(t *testing.T, edit func(key string, sig []byte) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := rewrite(t, b, 2, func(meta []byte) []byte {
-		return rewrite(t, meta, 5, func(entry []byte) []byte {
-			var key string
-			var val []byte
-			for _, f := range fields(t, entry) {
-				switch f.num {
-				case 1:
-					key = string(f.val)
-				case 2:
-					val = f.val
-				}
-			}
-			key, val = edit(key, val)
-			e := protowire.AppendTag(nil, 1, protowire.BytesType)
-			e = protowire.AppendString(e, key)
-			e = protowire.AppendTag(e, 2, protowire.BytesType)
-			return protowire.AppendBytes(e, val)
-		})
-	})
-	if err := os.WriteFile(pb, out, 0o644); err != nil {
+	var sm tfproto.SavedModel
+	if err := proto.Unmarshal(b, &sm); err != nil {
+		t.Fatal(err)
+	}
+	for _, mg := range sm.GetMetaGraphs() {
+		sigs := map[string]*tfproto.SignatureDef{}
+		for key, sig := range mg.GetSignatureDef() {
+			key, sig = edit(key, sig)
+			sigs[key] = sig
+		}
+		mg.SignatureDef = sigs
+	}
+	if b, err = proto.Marshal(&sm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pb, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-type field struct {
-	num protowire.Number
-	typ protowire.Type
-	raw []byte // the whole field, tag included
-	val []byte // payload of a length-delimited field
-}
-
-func fields(t *testing.T, b []byte) []field {
-	var list []field
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			t.Fatal(protowire.ParseError(n))
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			t.Fatal(protowire.ParseError(m))
-		}
-		f := field{num: num, typ: typ, raw: b[:n+m]}
-		if typ == protowire.BytesType {
-			f.val, _ = protowire.ConsumeBytes(b[n:])
-		}
-		list = append(list, f)
-		b = b[n+m:]
-	}
-	return list
-}
-
-// rewrite re-encodes message b with every length-delimited field num passed through fn.
-func rewrite(t *testing.T, b []byte, num protowire.Number, fn func([]byte) []byte) []byte {
-	var out []byte
-	for _, f := range fields(t, b) {
-		if f.num == num && f.typ == protowire.BytesType {
-			out = protowire.AppendTag(out, num, protowire.BytesType)
-			out = protowire.AppendBytes(out, fn(f.val))
-			continue
-		}
-		out = append(out, f.raw...)
-	}
-	return out
 }
 
 func TestNotASavedModel(t *testing.T) {
@@ -122,7 +77,7 @@ func TestNotASavedModel(t *testing.T) {
 }
 
 func TestMissingSignature(t *testing.T) {
-	dir := rewriteSignatures(t, func(key string, sig []byte) (string, []byte) {
+	dir := rewriteSignatures(t, func(key string, sig *tfproto.SignatureDef) (string, *tfproto.SignatureDef) {
 		if key == tensorflow.DefaultSignature {
 			key = "predict"
 		}
@@ -137,20 +92,11 @@ func TestMissingSignature(t *testing.T) {
 
 // A signature naming a tensor the graph lacks is a bad model, named precisely.
 func TestSignatureNamesMissingTensor(t *testing.T) {
-	dir := rewriteSignatures(t, func(key string, sig []byte) (string, []byte) {
-		if key != tensorflow.DefaultSignature {
-			return key, sig
+	dir := rewriteSignatures(t, func(key string, sig *tfproto.SignatureDef) (string, *tfproto.SignatureDef) {
+		if h := sig.GetInputs()["h"]; key == tensorflow.DefaultSignature && h.GetName() == "serving_default_h:0" {
+			h.Encoding = &tfproto.TensorInfo_Name{Name: "no_such_op:0"}
 		}
-		return key, rewrite(t, sig, 1, func(entry []byte) []byte { // inputs map entry
-			return rewrite(t, entry, 2, func(info []byte) []byte { // TensorInfo
-				return rewrite(t, info, 1, func(name []byte) []byte { // name
-					if string(name) == "serving_default_h:0" {
-						return []byte("no_such_op:0")
-					}
-					return name
-				})
-			})
-		})
+		return key, sig
 	})
 	_, err := tensorflow.Open(context.Background(), dir, model.Options{})
 	errContains(t, err, model.ErrBadModel, `input "h"`, `"no_such_op:0"`, "no operation")
@@ -217,6 +163,12 @@ func TestBadInputs(t *testing.T) {
 
 	m.Close()
 	_, err = m.Run(ctx, good())
+	errContains(t, err, model.ErrClosed)
+	// The tfgo surface shares the lifecycle: no graph after Close, and Exec says so.
+	if op := m.Op("serving_default_x", 0); op.String() != "serving_default_x:0" {
+		t.Fatalf("Op after Close: %v", op)
+	}
+	_, err = m.Exec([]tensorflow.Output{m.Op("serving_default_x", 0)}, nil)
 	errContains(t, err, model.ErrClosed)
 }
 

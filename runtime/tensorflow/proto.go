@@ -10,47 +10,16 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/tensorflow/internal/tfproto"
 )
 
 // This file holds the pure-Go half of the backend: decoding the signatures of
-// a MetaGraphDef, encoding ConfigProto and RunOptions, and reading the
-// metadata asset. It needs no TensorFlow, so it builds and is tested without
-// the tensorflow tag. Field numbers come from the .pb.h headers the wheel ships
-// (include/tensorflow/core/protobuf/meta_graph.pb.h, config.pb.h,
-// core/framework/tensor_shape.pb.h, types.pb.h); see docs/tensorflow.md.
-
-// Protobuf field numbers used here.
-const (
-	// tensorflow.MetaGraphDef
-	fieldMetaGraphSignatureDef = 5 // map<string, SignatureDef> signature_def
-	// map entries
-	fieldMapKey   = 1
-	fieldMapValue = 2
-	// tensorflow.SignatureDef
-	fieldSignatureInputs     = 1 // map<string, TensorInfo> inputs
-	fieldSignatureOutputs    = 2 // map<string, TensorInfo> outputs
-	fieldSignatureMethodName = 3 // string method_name
-	// tensorflow.TensorInfo
-	fieldTensorInfoName            = 1 // string name (oneof encoding)
-	fieldTensorInfoDType           = 2 // DataType dtype
-	fieldTensorInfoShape           = 3 // TensorShapeProto tensor_shape
-	fieldTensorInfoCooSparse       = 4 // CooSparse coo_sparse (oneof encoding)
-	fieldTensorInfoCompositeTensor = 5 // CompositeTensor composite_tensor (oneof encoding)
-	// tensorflow.TensorShapeProto
-	fieldShapeDim         = 2 // repeated Dim dim
-	fieldShapeUnknownRank = 3 // bool unknown_rank
-	// tensorflow.TensorShapeProto.Dim
-	fieldDimSize = 1 // int64 size (-1: unknown)
-	// tensorflow.ConfigProto
-	fieldConfigIntraOpThreads       = 2 // int32 intra_op_parallelism_threads
-	fieldConfigInterOpThreads       = 5 // int32 inter_op_parallelism_threads
-	fieldConfigUsePerSessionThreads = 9 // bool use_per_session_threads
-	// tensorflow.RunOptions
-	fieldRunOptionsTimeoutInMs = 2 // int64 timeout_in_ms
-)
+// a MetaGraphDef, encoding ConfigProto and RunOptions (through the generated
+// types of internal/tfproto), and reading the metadata asset. It needs no
+// TensorFlow, so it builds and is tested without the tensorflow tag.
 
 // DefaultSignature is the signature key Keras and tf.saved_model write for serving.
 const DefaultSignature = "serving_default"
@@ -66,24 +35,20 @@ type DataType int32
 
 // The TensorFlow element types rnnrun maps to model.DType.
 const (
-	Float  DataType = 1  // DT_FLOAT
-	Double DataType = 2  // DT_DOUBLE
-	Int32  DataType = 3  // DT_INT32
-	Uint8  DataType = 4  // DT_UINT8
-	Int8   DataType = 6  // DT_INT8
-	String DataType = 7  // DT_STRING (not supported by rnnrun)
-	Int64  DataType = 9  // DT_INT64
-	Bool   DataType = 10 // DT_BOOL
+	Float  = DataType(tfproto.DataType_DT_FLOAT)
+	Double = DataType(tfproto.DataType_DT_DOUBLE)
+	Int32  = DataType(tfproto.DataType_DT_INT32)
+	Uint8  = DataType(tfproto.DataType_DT_UINT8)
+	Int8   = DataType(tfproto.DataType_DT_INT8)
+	String = DataType(tfproto.DataType_DT_STRING) // not supported by rnnrun
+	Int64  = DataType(tfproto.DataType_DT_INT64)
+	Bool   = DataType(tfproto.DataType_DT_BOOL)
 )
 
-var dataTypeNames = map[DataType]string{
-	Float: "DT_FLOAT", Double: "DT_DOUBLE", Int32: "DT_INT32", Uint8: "DT_UINT8",
-	Int8: "DT_INT8", String: "DT_STRING", Int64: "DT_INT64", Bool: "DT_BOOL",
-	0: "DT_INVALID", 19: "DT_HALF", 14: "DT_BFLOAT16", 20: "DT_RESOURCE", 21: "DT_VARIANT",
-}
-
+// String is TensorFlow's name for d (DT_FLOAT...), or DataType(n) for a value
+// this TensorFlow release does not define.
 func (d DataType) String() string {
-	if n, ok := dataTypeNames[d]; ok {
+	if n, ok := tfproto.DataType_name[int32(d)]; ok {
 		return n
 	}
 	return fmt.Sprintf("DataType(%d)", int32(d))
@@ -167,180 +132,47 @@ func splitTensorName(name string) (string, int, error) {
 
 // parseSignatures decodes the signature_def map of a serialized MetaGraphDef.
 func parseSignatures(b []byte) (map[string]SignatureDef, error) {
-	sigs := map[string]SignatureDef{}
-	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != fieldMetaGraphSignatureDef || typ != protowire.BytesType {
-			return nil
-		}
-		key, val, err := mapEntry(v)
-		if err != nil {
-			return fmt.Errorf("signature_def entry: %w", err)
-		}
-		sd, err := parseSignatureDef(val)
-		if err != nil {
-			return fmt.Errorf("signature %q: %w", key, err)
-		}
-		sd.Key = key
-		sigs[key] = sd
-		return nil
-	})
-	if err != nil {
+	var mg tfproto.MetaGraphDef
+	if err := proto.Unmarshal(b, &mg); err != nil {
 		return nil, fmt.Errorf("decoding MetaGraphDef: %w", err)
+	}
+	sigs := make(map[string]SignatureDef, len(mg.GetSignatureDef()))
+	for key, sd := range mg.GetSignatureDef() {
+		sigs[key] = SignatureDef{
+			Key:        key,
+			MethodName: sd.GetMethodName(),
+			Inputs:     tensorInfos(sd.GetInputs()),
+			Outputs:    tensorInfos(sd.GetOutputs()),
+		}
 	}
 	return sigs, nil
 }
 
-func parseSignatureDef(b []byte) (SignatureDef, error) {
-	sd := SignatureDef{Inputs: map[string]TensorInfo{}, Outputs: map[string]TensorInfo{}}
-	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
-		switch num {
-		case fieldSignatureInputs, fieldSignatureOutputs:
-			key, val, err := mapEntry(v)
-			if err != nil {
-				return err
-			}
-			ti, err := parseTensorInfo(val)
-			if err != nil {
-				return fmt.Errorf("tensor %q: %w", key, err)
-			}
-			if num == fieldSignatureInputs {
-				sd.Inputs[key] = ti
-			} else {
-				sd.Outputs[key] = ti
-			}
-		case fieldSignatureMethodName:
-			sd.MethodName = string(v)
-		}
-		return nil
-	})
-	return sd, err
-}
-
-func parseTensorInfo(b []byte) (TensorInfo, error) {
-	var ti TensorInfo
-	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		switch {
-		case num == fieldTensorInfoName && typ == protowire.BytesType:
-			ti.Name = string(v)
-		case num == fieldTensorInfoDType && typ == protowire.VarintType:
-			x, n := protowire.ConsumeVarint(v)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			ti.DType = DataType(int32(x))
-		case num == fieldTensorInfoShape && typ == protowire.BytesType:
-			shape, unknown, err := parseShape(v)
-			if err != nil {
-				return fmt.Errorf("tensor_shape: %w", err)
-			}
-			ti.Shape, ti.UnknownRank = shape, unknown
-		case num == fieldTensorInfoCooSparse || num == fieldTensorInfoCompositeTensor:
-			ti.Sparse = true
-		}
-		return nil
-	})
-	return ti, err
-}
-
-func parseShape(b []byte) (model.Shape, bool, error) {
-	shape := model.Shape{}
-	unknown := false
-	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		switch {
-		case num == fieldShapeDim && typ == protowire.BytesType:
-			size := int64(0)
-			err := walk(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
-				if num == fieldDimSize && typ == protowire.VarintType {
-					x, n := protowire.ConsumeVarint(v)
-					if n < 0 {
-						return protowire.ParseError(n)
-					}
-					size = int64(x)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if size < 0 {
-				size = -1
-			}
-			shape = append(shape, size)
-		case num == fieldShapeUnknownRank && typ == protowire.VarintType:
-			x, n := protowire.ConsumeVarint(v)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			unknown = x != 0
-		}
-		return nil
-	})
-	if unknown {
-		shape = nil
+func tensorInfos(m map[string]*tfproto.TensorInfo) map[string]TensorInfo {
+	out := make(map[string]TensorInfo, len(m))
+	for key, ti := range m {
+		out[key] = tensorInfoOf(ti)
 	}
-	return shape, unknown, err
+	return out
 }
 
-// mapEntry decodes a map<string, message> entry into its key and value bytes.
-func mapEntry(b []byte) (string, []byte, error) {
-	var key string
-	var val []byte
-	err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
-		switch num {
-		case fieldMapKey:
-			key = string(v)
-		case fieldMapValue:
-			val = v
-		}
-		return nil
-	})
-	return key, val, err
-}
-
-// walk calls fn for every field of the message b. For varint fields v holds the
-// varint's bytes; for length-delimited fields, the payload. Other wire types
-// are skipped.
-func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		var v []byte
-		switch typ {
-		case protowire.BytesType:
-			payload, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return protowire.ParseError(m)
-			}
-			v, n = payload, m
-		case protowire.VarintType:
-			_, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return protowire.ParseError(m)
-			}
-			v, n = b[:m], m
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, b)
-			if m < 0 {
-				return protowire.ParseError(m)
-			}
-			b = b[m:]
-			continue
-		}
-		b = b[n:]
-		if err := fn(num, typ, v); err != nil {
-			return err
+func tensorInfoOf(ti *tfproto.TensorInfo) TensorInfo {
+	info := TensorInfo{Name: ti.GetName(), DType: DataType(ti.GetDtype())}
+	switch ti.GetEncoding().(type) {
+	case *tfproto.TensorInfo_CooSparse_, *tfproto.TensorInfo_CompositeTensor_:
+		info.Sparse = true
+	}
+	switch shape := ti.GetTensorShape(); {
+	case shape == nil: // no shape recorded: Shape stays nil
+	case shape.GetUnknownRank():
+		info.UnknownRank = true
+	default:
+		info.Shape = model.Shape{}
+		for _, d := range shape.GetDim() {
+			info.Shape = append(info.Shape, max(d.GetSize(), -1)) // -1: unknown
 		}
 	}
-	return nil
+	return info
 }
 
 // configProto encodes a ConfigProto setting the thread counts (0 leaves
@@ -348,20 +180,12 @@ func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte) 
 // pools: otherwise TensorFlow keeps the pools of the first session in the
 // process and ignores later sessions' counts.
 func configProto(intra, inter int) []byte {
-	var b []byte
-	if intra > 0 {
-		b = protowire.AppendTag(b, fieldConfigIntraOpThreads, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(intra))
+	cfg := &tfproto.ConfigProto{
+		IntraOpParallelismThreads: int32(max(intra, 0)),
+		InterOpParallelismThreads: int32(max(inter, 0)),
+		UsePerSessionThreads:      intra > 0 || inter > 0,
 	}
-	if inter > 0 {
-		b = protowire.AppendTag(b, fieldConfigInterOpThreads, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(inter))
-	}
-	if intra > 0 || inter > 0 {
-		b = protowire.AppendTag(b, fieldConfigUsePerSessionThreads, protowire.VarintType)
-		b = protowire.AppendVarint(b, 1)
-	}
-	return b
+	return marshal(cfg)
 }
 
 // runOptions encodes a RunOptions with timeout_in_ms set (nothing when ms <= 0).
@@ -369,8 +193,16 @@ func runOptions(timeoutMs int64) []byte {
 	if timeoutMs <= 0 {
 		return nil
 	}
-	b := protowire.AppendTag(nil, fieldRunOptionsTimeoutInMs, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(timeoutMs))
+	return marshal(&tfproto.RunOptions{TimeoutInMs: timeoutMs})
+}
+
+// marshal encodes a message built here; it cannot fail for these types.
+func marshal(m proto.Message) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("tensorflow: encoding %T: %v", m, err))
+	}
+	return b
 }
 
 // readMetadata reads the metadata asset of the SavedModel in dir. A missing

@@ -10,66 +10,50 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/tensorflow/internal/tfproto"
 )
 
 // These tests need no TensorFlow: they cover the protobuf decoding and
-// encoding and the metadata asset, with messages built here field by field.
+// encoding and the metadata asset, with messages built from the generated types.
 
-func msg(fields ...[]byte) []byte { return bytesJoin(fields) }
-
-func bytesJoin(parts [][]byte) []byte {
-	var b []byte
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
-
-func bytesField(num protowire.Number, v []byte) []byte {
-	b := protowire.AppendTag(nil, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-func varintField(num protowire.Number, v uint64) []byte {
-	b := protowire.AppendTag(nil, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
-}
-
-func entry(key string, val []byte) []byte {
-	return msg(bytesField(1, []byte(key)), bytesField(2, val))
-}
-
-func tensorInfoMsg(name string, dtype DataType, dims ...int64) []byte {
-	var shape []byte
+func tensorInfoMsg(name string, dtype DataType, dims ...int64) *tfproto.TensorInfo {
+	shape := &tfproto.TensorShapeProto{}
 	for _, d := range dims {
-		shape = append(shape, bytesField(2, msg(varintField(1, uint64(d)), bytesField(2, []byte("ignored"))))...)
+		shape.Dim = append(shape.Dim, &tfproto.TensorShapeProto_Dim{Size: d})
 	}
-	return msg(bytesField(1, []byte(name)), varintField(2, uint64(dtype)), bytesField(3, shape))
+	return &tfproto.TensorInfo{Encoding: &tfproto.TensorInfo_Name{Name: name}, Dtype: tfproto.DataType(dtype), TensorShape: shape}
 }
 
-func charMetaGraph() []byte {
-	sig := msg(
-		bytesField(1, entry("x", tensorInfoMsg("serving_default_x:0", Float, -1, -1, 65))),
-		bytesField(1, entry("h", tensorInfoMsg("serving_default_h:0", Float, -1, 128))),
-		bytesField(2, entry("probs", tensorInfoMsg("StatefulPartitionedCall:2", Float, -1, 65))),
-		bytesField(3, []byte("tensorflow/serving/predict")),
-		// an unknown field and a fixed64 field, both skipped
-		varintField(99, 7),
-		protowire.AppendFixed64(protowire.AppendTag(nil, 98, protowire.Fixed64Type), 1),
-	)
-	unknownRank := msg(bytesField(1, []byte("in:0")), varintField(2, uint64(Int64)), bytesField(3, varintField(3, 1)))
-	return msg(
-		bytesField(1, []byte("meta_info_def, skipped")),
-		bytesField(2, []byte("graph_def, skipped")),
-		bytesField(5, entry("serving_default", sig)),
-		bytesField(5, entry("other", msg(bytesField(1, entry("in", unknownRank))))),
-	)
+func charMetaGraph(t *testing.T) []byte {
+	t.Helper()
+	sig := &tfproto.SignatureDef{
+		Inputs: map[string]*tfproto.TensorInfo{
+			"x": tensorInfoMsg("serving_default_x:0", Float, -1, -1, 65),
+			"h": tensorInfoMsg("serving_default_h:0", Float, -1, 128),
+		},
+		Outputs:    map[string]*tfproto.TensorInfo{"probs": tensorInfoMsg("StatefulPartitionedCall:2", Float, -1, 65)},
+		MethodName: "tensorflow/serving/predict",
+	}
+	unknownRank := &tfproto.TensorInfo{Encoding: &tfproto.TensorInfo_Name{Name: "in:0"}, Dtype: tfproto.DataType_DT_INT64,
+		TensorShape: &tfproto.TensorShapeProto{UnknownRank: true}}
+	noShape := &tfproto.TensorInfo{Encoding: &tfproto.TensorInfo_Name{Name: "in2:0"}, Dtype: tfproto.DataType_DT_FLOAT}
+	b, err := proto.Marshal(&tfproto.MetaGraphDef{SignatureDef: map[string]*tfproto.SignatureDef{
+		"serving_default": sig,
+		"other":           {Inputs: map[string]*tfproto.TensorInfo{"in": unknownRank, "in2": noShape}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields rnnrun does not decode (graph_def = 2, an unknown 99) are skipped.
+	b = protowire.AppendBytes(protowire.AppendTag(b, 2, protowire.BytesType), []byte("graph_def, skipped"))
+	return protowire.AppendVarint(protowire.AppendTag(b, 99, protowire.VarintType), 7)
 }
 
 func TestParseSignatures(t *testing.T) {
-	sigs, err := parseSignatures(charMetaGraph())
+	sigs, err := parseSignatures(charMetaGraph(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,20 +78,23 @@ func TestParseSignatures(t *testing.T) {
 	if !in.UnknownRank || in.Shape != nil || in.DType != Int64 || in.DType.DType() != model.Int64 {
 		t.Fatalf("unknown-rank input %+v", in)
 	}
+	if in2 := sigs["other"].Inputs["in2"]; in2.UnknownRank || in2.Shape != nil {
+		t.Fatalf("input without a shape %+v", in2)
+	}
 	if got := signatureNames(sigs); got != "other, serving_default" {
 		t.Fatalf("names %q", got)
 	}
 }
 
 func TestParseSignaturesMalformed(t *testing.T) {
-	good := charMetaGraph()
+	good := charMetaGraph(t)
 	for _, b := range [][]byte{
-		good[:len(good)-3],                // truncated
-		{0x2a, 0x05, 0x0a},                // field 5 claims 5 bytes, has 1
-		bytesField(5, []byte{0x0a, 0xff}), // entry whose key overruns
+		good[:len(good)/2],       // truncated inside the signature map
+		{0x2a, 0x05, 0x0a},       // field 5 claims 5 bytes, has 1
+		{0x2a, 0x02, 0x0a, 0xff}, // entry whose key overruns
 	} {
-		if _, err := parseSignatures(b); err == nil {
-			t.Fatalf("%x: no error", b)
+		if _, err := parseSignatures(b); err == nil || !strings.Contains(err.Error(), "MetaGraphDef") {
+			t.Fatalf("%x: %v, want an error naming the MetaGraphDef", b, err)
 		}
 	}
 	sigs, err := parseSignatures(nil)
@@ -117,9 +104,16 @@ func TestParseSignaturesMalformed(t *testing.T) {
 }
 
 func TestSparseTensorInfo(t *testing.T) {
-	ti, err := parseTensorInfo(msg(bytesField(4, []byte{}), varintField(2, uint64(Float))))
-	if err != nil || !ti.Sparse {
-		t.Fatalf("%+v %v", ti, err)
+	for _, enc := range []*tfproto.TensorInfo{
+		{Encoding: &tfproto.TensorInfo_CooSparse_{CooSparse: &tfproto.TensorInfo_CooSparse{}}, Dtype: tfproto.DataType_DT_FLOAT},
+		{Encoding: &tfproto.TensorInfo_CompositeTensor_{CompositeTensor: &tfproto.TensorInfo_CompositeTensor{}}},
+	} {
+		if ti := tensorInfoOf(enc); !ti.Sparse {
+			t.Fatalf("%v: %+v not sparse", enc, ti)
+		}
+	}
+	if ti := tensorInfoOf(tensorInfoMsg("x:0", Float, 1)); ti.Sparse {
+		t.Fatalf("dense tensor %+v reported sparse", ti)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
@@ -45,17 +44,13 @@ type Batcher struct {
 
 // job is one stream inside a Batcher.
 type job struct {
-	ctx     context.Context
-	req     Request
-	max     int
-	sampler *Sampler
-	stops   *stopper
-	probs   []float32   // the distribution after the prompt
-	state   [][]float32 // the state after the prompt, one slice per state input
-	out     outbox
-	stats   Stats       // written by the loop; read after out is finished
-	err     error       // likewise
-	left    atomic.Bool // the consumer stopped reading (emit failed)
+	ctx   context.Context
+	dec   *decoder    // owned by the loop once the job joined
+	probs []float32   // the distribution after the prompt
+	state [][]float32 // the state after the prompt, one slice per state input
+	out   outbox
+	err   error       // written by the loop; read after out is finished
+	left  atomic.Bool // the consumer stopped reading (emit failed)
 }
 
 // outbox carries a stream's text from its shard's goroutine to the caller
@@ -99,16 +94,15 @@ func (o *outbox) take() (string, bool) {
 	return text, o.done
 }
 
-func (j *job) consumerGone() { j.left.Store(true) }
-func (j *job) gone() bool    { return j.left.Load() }
+func (j *job) gone() bool { return j.left.Load() }
 
 // ErrBatcherClosed is returned by Generate after Close.
 var ErrBatcherClosed = errors.New("batcher closed")
 
 // NewBatcher starts a Batcher for a stateful Generator.
 func NewBatcher(g *Generator, opts BatcherOptions) (*Batcher, error) {
-	if g.mode != ModeStateful {
-		return nil, fmt.Errorf("%w: batching needs a stateful model; %s runs %s", ErrInvalidMode, g.m.Path(), g.mode)
+	if g.Mode() != ModeStateful {
+		return nil, fmt.Errorf("%w: batching needs a stateful model; %s runs %s", ErrInvalidMode, g.Model().Path(), g.Mode())
 	}
 	b := &Batcher{g: g, max: opts.MaxBatch, quit: make(chan struct{})}
 	if b.max <= 0 {
@@ -147,64 +141,52 @@ func (b *Batcher) Close() error {
 // Generate runs one request as a stream of the batch, with the semantics of
 // Generator.Generate.
 func (b *Batcher) Generate(ctx context.Context, req Request, emit func(string) error) (Stats, error) {
-	start := time.Now()
-	g := b.g
-	prompt, err := req.check(g.vocab)
+	d, prompt, err := b.g.newDecoder(req, "batched")
 	if err != nil {
 		return Stats{}, err
 	}
-	smp, err := NewSampler(req.Sampling)
-	if err != nil {
-		return Stats{}, err
-	}
-	j := &job{ctx: ctx, req: req, max: req.MaxLength, sampler: smp, stops: newStopper(req.Stop)}
-	if j.max == 0 {
-		j.max = DefaultLength
-	}
-	j.stats = Stats{Mode: "batched", PromptChars: len(prompt), StopReason: StopLength}
-	// Prime in the caller's goroutine: one call over the whole prompt.
-	s, err := g.newStream(ctx, prompt)
-	if err != nil {
-		return j.stats, err
-	}
-	j.probs = append([]float32(nil), s.probs.Float32s()...)
-	for _, t := range s.a {
-		j.state = append(j.state, append([]float32(nil), t.Float32s()...))
-	}
-	s.close()
+	j := &job{ctx: ctx, dec: d}
 	j.out.wake = make(chan struct{}, 1)
-	l := b.shard()
-	l.load.Add(1)
-	select {
-	case l.join <- j:
-	case <-b.quit:
-		l.load.Add(-1)
-		return j.stats, ErrBatcherClosed
-	case <-ctx.Done():
-		l.load.Add(-1)
-		return j.stats, ctx.Err()
+	// Prime in the caller's goroutine: one call over the whole prompt.
+	if j.probs, j.state, err = b.g.primed(ctx, prompt); err != nil {
+		return d.finish(), err
+	}
+	if err := b.submit(ctx, j); err != nil {
+		return d.finish(), err
 	}
 	var emitErr error
 	for {
 		text, done := j.out.take()
 		if text != "" && emitErr == nil {
 			if emitErr = emit(text); emitErr != nil {
-				j.cancelByConsumer()
+				j.left.Store(true) // the loop drops the job on its next step
 			}
 		}
 		if done {
 			break
 		}
 	}
-	j.stats = g.finish(j.stats, start)
 	if emitErr != nil {
-		return j.stats, emitErr
+		return d.finish(), emitErr
 	}
-	return j.stats, j.err
+	return d.finish(), j.err
 }
 
-// cancelByConsumer is called when emit fails: the loop drops the job on its next step.
-func (j *job) cancelByConsumer() { j.consumerGone() }
+// submit hands a primed job to the least loaded shard.
+func (b *Batcher) submit(ctx context.Context, j *job) error {
+	l := b.shard()
+	l.load.Add(1)
+	select {
+	case l.join <- j:
+		return nil
+	case <-b.quit:
+		l.load.Add(-1)
+		return ErrBatcherClosed
+	case <-ctx.Done():
+		l.load.Add(-1)
+		return ctx.Err()
+	}
+}
 
 // loop owns one shard's batch: its tensors, bindings and active jobs.
 type loop struct {
@@ -222,11 +204,10 @@ type loop struct {
 }
 
 func newLoop(b *Batcher) *loop {
-	g := b.g
-	l := &loop{b: b, join: make(chan *job), V: g.vocab.Size(), bind: map[int]*[2]model.Binding{}}
+	l := &loop{b: b, join: make(chan *job), V: b.g.Vocab().Size(), bind: map[int]*[2]model.Binding{}}
 	l.x = make([]float32, b.max*l.V)
 	l.probs = make([]float32, b.max*l.V)
-	for _, shape := range g.state {
+	for _, shape := range b.g.stateShapes() {
 		w := int(shape.Size()) // batch dimension is 1 in g.state
 		l.width = append(l.width, w)
 		for k := range 2 {
@@ -241,20 +222,19 @@ func (l *loop) binding(n int) (*[2]model.Binding, error) {
 	if p, ok := l.bind[n]; ok {
 		return p, nil
 	}
-	g := l.b.g
+	shapes := l.b.g.stateShapes()
 	x := &model.Tensor{Shape: model.Shape{int64(n), 1, int64(l.V)}, Data: l.x[:n*l.V]}
 	probs := &model.Tensor{Shape: model.Shape{int64(n), int64(l.V)}, Data: l.probs[:n*l.V]}
 	var pair [2]model.Binding
 	for k := range 2 {
-		in := map[string]*model.Tensor{g.input: x}
-		out := map[string]*model.Tensor{g.output: probs}
-		for i, shape := range g.state {
+		from, to := make([]*model.Tensor, len(shapes)), make([]*model.Tensor, len(shapes))
+		for i, shape := range shapes {
 			rowShape := append(model.Shape{int64(n)}, shape[1:]...)
 			w := l.width[i]
-			in[g.stateIn[i]] = &model.Tensor{Shape: rowShape, Data: l.st[k][i][:n*w]}
-			out[g.stateOut[i]] = &model.Tensor{Shape: rowShape, Data: l.st[1-k][i][:n*w]}
+			from[i] = &model.Tensor{Shape: rowShape, Data: l.st[k][i][:n*w]}
+			to[i] = &model.Tensor{Shape: rowShape, Data: l.st[1-k][i][:n*w]}
 		}
-		bd, err := g.m.Bind(in, out)
+		bd, err := l.b.g.bindStep(x, probs, from, to)
 		if err != nil {
 			if k == 1 {
 				pair[0].Close()
@@ -292,7 +272,7 @@ func (l *loop) remove(r int, err error) {
 	if err != nil && j.err == nil {
 		j.err = err
 	}
-	if rest := j.stops.flush(); rest != "" && j.err == nil {
+	if rest := j.dec.rest(); rest != "" && j.err == nil {
 		j.out.put(rest)
 	}
 	l.load.Add(-1)
@@ -364,42 +344,22 @@ func (l *loop) run() {
 // sampleAll draws the next character of every job, emits it, and prepares
 // x for the next step; finished jobs leave the batch.
 func (l *loop) sampleAll() {
-	g := l.b.g
 	for r := 0; r < len(l.jobs); {
 		j := l.jobs[r]
-		if err := j.ctx.Err(); err != nil {
-			j.stats.StopReason = StopCancelled
-			l.remove(r, err)
+		if j.ctx.Err() != nil {
+			l.remove(r, j.dec.cancelled(j.ctx))
 			continue
 		}
 		if j.gone() {
 			l.remove(r, nil)
 			continue
 		}
-		row := l.probs[r*l.V : (r+1)*l.V]
-		var idx int
-		var err error
-		if g.logits {
-			idx, err = j.sampler.SampleLogits(row)
-		} else {
-			idx, err = j.sampler.Sample(row)
-		}
-		if err != nil {
-			l.remove(r, fmt.Errorf("%s, output %q: %w", g.m.Path(), g.output, err))
-			continue
-		}
-		j.stats.Generated++
-		piece, stopped := j.stops.push(g.chars[idx])
+		piece, idx, done, err := j.dec.next(l.probs[r*l.V : (r+1)*l.V])
 		if piece != "" {
 			j.out.put(piece)
 		}
-		if stopped {
-			j.stats.StopReason = StopString
-			l.remove(r, nil)
-			continue
-		}
-		if j.stats.Generated >= j.max {
-			l.remove(r, nil)
+		if err != nil || done {
+			l.remove(r, err)
 			continue
 		}
 		x := l.x[r*l.V : (r+1)*l.V]

@@ -1,10 +1,12 @@
 package textgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +61,9 @@ type Options struct {
 	Vocab *Vocab
 	// Window overrides the window length of windowed mode.
 	Window int
+	// Unknown is the policy for prompt characters outside the vocabulary
+	// (the Generator applies it to its own copy of the vocabulary).
+	Unknown UnknownPolicy
 }
 
 // Generator generates text with one model. It holds no per-request state, so
@@ -83,25 +88,43 @@ var ErrNotTextModel = errors.New("not a text-generation model")
 
 // New checks that m can generate text and prepares a Generator for it.
 func New(m *model.Model, opts Options) (*Generator, error) {
-	md, sig := m.Metadata(), m.Signature()
+	md := m.Metadata()
 	if md.Task != "" && md.Task != model.TaskTextGeneration {
 		return nil, fmt.Errorf("%w: %s declares task %q", ErrNotTextModel, m.Path(), md.Task)
 	}
-	g := &Generator{m: m, vocab: opts.Vocab, logits: md.OutputKind == model.OutputLogits}
-	if g.vocab == nil {
-		v, err := VocabFromMetadata(md)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path(), err)
+	g := &Generator{m: m, logits: md.OutputKind == model.OutputLogits}
+	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode} {
+		if err := step(opts); err != nil {
+			return nil, err
 		}
-		g.vocab = v
 	}
+	return g, nil
+}
+
+// useVocab takes the vocabulary from the options or the metadata.
+func (g *Generator) useVocab(opts Options) error {
+	v := opts.Vocab
+	if v == nil {
+		var err error
+		if v, err = VocabFromMetadata(g.m.Metadata()); err != nil {
+			return fmt.Errorf("%s: %w", g.m.Path(), err)
+		}
+	}
+	g.vocab = v.WithUnknown(opts.Unknown)
 	g.chars = make([]string, g.vocab.Size())
 	for i := range g.chars {
 		g.chars[i] = string(g.vocab.Char(i))
 	}
+	return nil
+}
+
+// findTensors names the input, the output and the state pairs: from the
+// metadata, else each input N with an output N_out (the contract's
+// convention), and the first other input and output.
+func (g *Generator) findTensors(Options) error {
+	md, sig := g.m.Metadata(), g.m.Signature()
 	g.stateIn, g.stateOut = md.StateInputs, md.StateOutputs
 	if len(g.stateIn) == 0 {
-		// No metadata: pair each input N with an output N_out, the contract's convention.
 		for _, t := range sig.Inputs {
 			if _, ok := sig.Output(t.Name + "_out"); ok && t.Name != md.Input {
 				g.stateIn = append(g.stateIn, t.Name)
@@ -109,55 +132,62 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 			}
 		}
 	}
-	isState := func(name string, list []string) bool {
-		for _, s := range list {
-			if s == name {
-				return true
-			}
-		}
-		return false
-	}
 	g.input, g.output = md.Input, md.Output
 	if g.input == "" {
-		for _, t := range sig.Inputs {
-			if !isState(t.Name, g.stateIn) {
-				g.input = t.Name
-				break
-			}
-		}
+		g.input = firstOther(sig.Inputs, g.stateIn)
 	}
 	if g.output == "" {
-		for _, t := range sig.Outputs {
-			if !isState(t.Name, g.stateOut) {
-				g.output = t.Name
-				break
-			}
+		g.output = firstOther(sig.Outputs, g.stateOut)
+	}
+	return nil
+}
+
+// firstOther is the first tensor not in skip.
+func firstOther(ts []model.TensorInfo, skip []string) string {
+	for _, t := range ts {
+		if !slices.Contains(skip, t.Name) {
+			return t.Name
 		}
 	}
+	return ""
+}
+
+// checkShapes checks the input [batch, time, vocab] and the output [batch, vocab].
+func (g *Generator) checkShapes(Options) error {
+	m, sig := g.m, g.m.Signature()
 	in, ok := sig.Input(g.input)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s has no input %q", model.ErrBadModel, m.Path(), g.input)
+		return fmt.Errorf("%w: %s has no input %q", model.ErrBadModel, m.Path(), g.input)
 	}
 	out, ok := sig.Output(g.output)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
+		return fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
 	}
+	V := g.vocab.Size()
 	if in.Type != model.Float32 || len(in.Shape) != 3 {
-		return nil, fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
+		return fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
 	}
-	if v := in.Shape[2]; v >= 0 && v != int64(g.vocab.Size()) {
-		return nil, fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, g.vocab.Size())
+	if v := in.Shape[2]; v >= 0 && v != int64(V) {
+		return fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, V)
 	}
-	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(g.vocab.Size())) {
-		return nil, fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, g.vocab.Size())
+	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(V)) {
+		return fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, V)
 	}
+	g.static = in.Shape[1] >= 0
+	return nil
+}
+
+// stateShapesFromSignature checks each state pair and fixes its shape with a
+// batch of 1 (a dynamic width takes the metadata's state_size).
+func (g *Generator) stateShapesFromSignature(Options) error {
+	m, sig, md := g.m, g.m.Signature(), g.m.Metadata()
 	for i, name := range g.stateIn {
 		t, ok := sig.Input(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: %s: metadata names state input %q, the model has none", model.ErrBadModel, m.Path(), name)
+			return fmt.Errorf("%w: %s: metadata names state input %q, the model has none", model.ErrBadModel, m.Path(), name)
 		}
 		if _, ok := sig.Output(g.stateOut[i]); !ok {
-			return nil, fmt.Errorf("%w: %s: metadata names state output %q, the model has none", model.ErrBadModel, m.Path(), g.stateOut[i])
+			return fmt.Errorf("%w: %s: metadata names state output %q, the model has none", model.ErrBadModel, m.Path(), g.stateOut[i])
 		}
 		shape := append(model.Shape{}, t.Shape...)
 		for d := range shape {
@@ -165,21 +195,25 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 				shape[d] = 1
 			} else if shape[d] < 0 {
 				if md.StateSize <= 0 {
-					return nil, fmt.Errorf("%w: %s: state input %s has a dynamic width and no state_size in the metadata", model.ErrBadModel, m.Path(), t)
+					return fmt.Errorf("%w: %s: state input %s has a dynamic width and no state_size in the metadata", model.ErrBadModel, m.Path(), t)
 				}
 				shape[d] = int64(md.StateSize)
 			}
 		}
 		g.state = append(g.state, shape)
 	}
-	g.static = in.Shape[1] >= 0
-	g.window = opts.Window
-	if g.window == 0 {
-		g.window = md.WindowLength
-	}
+	return nil
+}
+
+// chooseMode settles the window and the mode: stateful when the model has
+// state and a dynamic time axis, else windowed.
+func (g *Generator) chooseMode(opts Options) error {
+	m := g.m
+	in, _ := m.Signature().Input(g.input)
+	g.window = cmp.Or(opts.Window, m.Metadata().WindowLength)
 	if g.static {
 		if g.window != 0 && g.window != int(in.Shape[1]) {
-			return nil, fmt.Errorf("%w: window %d, but %s takes exactly %d steps", ErrInvalidWindow, g.window, in, in.Shape[1])
+			return fmt.Errorf("%w: window %d, but %s takes exactly %d steps", ErrInvalidWindow, g.window, in, in.Shape[1])
 		}
 		g.window = int(in.Shape[1])
 	}
@@ -190,20 +224,15 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 			g.mode = ModeStateful
 		}
 	}
-	switch g.mode {
-	case ModeStateful:
-		if len(g.stateIn) == 0 {
-			return nil, fmt.Errorf("%w: %s has no state inputs and outputs; use windowed mode", ErrInvalidMode, m.Path())
-		}
-		if g.static {
-			return nil, fmt.Errorf("%w: %s takes exactly %d steps per call; use windowed mode", ErrInvalidMode, m.Path(), g.window)
-		}
-	case ModeWindowed:
-		if g.window <= 0 {
-			return nil, fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
-		}
+	switch {
+	case g.mode == ModeStateful && len(g.stateIn) == 0:
+		return fmt.Errorf("%w: %s has no state inputs and outputs; use windowed mode", ErrInvalidMode, m.Path())
+	case g.mode == ModeStateful && g.static:
+		return fmt.Errorf("%w: %s takes exactly %d steps per call; use windowed mode", ErrInvalidMode, m.Path(), g.window)
+	case g.mode == ModeWindowed && g.window <= 0:
+		return fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
 	}
-	return g, nil
+	return nil
 }
 
 // Errors about a Generator's configuration.
@@ -257,17 +286,35 @@ type Stats struct {
 	CharsPerSecond float64       `json:"chars_per_second"`
 }
 
-func (r *Request) check(v *Vocab) ([]int, error) {
+// MaxStops is the most stop strings one request may give.
+const MaxStops = 16
+
+// Validate checks a request as a user gives it: a length >= 0 (0 is
+// DefaultLength), the sampling values (Params.Validate), and at most
+// MaxStops stop strings, none empty.
+func (r Request) Validate() error {
 	if r.MaxLength < 0 {
-		return nil, fmt.Errorf("%w: max length %d is negative", ErrInvalidParams, r.MaxLength)
+		return &ParamError{"max-length", r.MaxLength, "must be >= 0"}
 	}
 	if err := r.Sampling.Validate(); err != nil {
-		return nil, err
+		return err
+	}
+	if len(r.Stop) > MaxStops {
+		return &ParamError{"stop", len(r.Stop), fmt.Sprintf("strings; at most %d", MaxStops)}
 	}
 	for _, s := range r.Stop {
 		if s == "" {
-			return nil, fmt.Errorf("%w: empty stop string", ErrInvalidParams)
+			return &ParamError{"stop", `""`, "must not be empty"}
 		}
+	}
+	return nil
+}
+
+// check validates the request (a TopP of 0 read as 1) and encodes the prompt.
+func (r *Request) check(v *Vocab) ([]int, error) {
+	r.Sampling = r.Sampling.orDefault()
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
 	return v.Encode(r.Prompt)
 }
@@ -277,78 +324,49 @@ func (r *Request) check(v *Vocab) ([]int, error) {
 // It stops at MaxLength, at a stop string, when emit returns an error, or
 // when ctx is cancelled (returning ctx.Err()).
 func (g *Generator) Generate(ctx context.Context, req Request, emit func(string) error) (Stats, error) {
-	start := time.Now()
-	prompt, err := req.check(g.vocab)
+	d, prompt, err := g.newDecoder(req, g.mode.String())
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Mode: g.mode.String(), PromptChars: len(prompt)}
 	s, err := g.newStream(ctx, prompt)
 	if err != nil {
-		return st, err
+		return d.finish(), err
 	}
 	defer s.close()
-	smp, err := NewSampler(req.Sampling)
-	if err != nil {
-		return st, err
-	}
-	max := req.MaxLength
-	if max == 0 {
-		max = DefaultLength
-	}
-	stops := newStopper(req.Stop)
-	st.StopReason = StopLength
-	for st.Generated < max {
-		if err := ctx.Err(); err != nil {
-			st.StopReason = StopCancelled
-			return g.finish(st, start), err
+	err = g.run(ctx, d, s, emit)
+	if err == nil {
+		if rest := d.rest(); rest != "" {
+			err = emit(rest)
 		}
-		var idx int
-		if g.logits {
-			idx, err = smp.SampleLogits(s.probs.Float32s())
-		} else {
-			idx, err = smp.Sample(s.probs.Float32s())
+	}
+	return d.finish(), err
+}
+
+// run steps one stream until its decoder says it is done.
+func (g *Generator) run(ctx context.Context, d *decoder, s *stream, emit func(string) error) error {
+	for {
+		if ctx.Err() != nil {
+			return d.cancelled(ctx)
 		}
+		piece, idx, done, err := d.next(s.probs.Float32s())
 		if err != nil {
-			return g.finish(st, start), fmt.Errorf("%s, output %q: %w", g.m.Path(), g.output, err)
+			return err
 		}
-		st.Generated++
-		out, stopped := stops.push(g.chars[idx])
-		if out != "" {
-			if err := emit(out); err != nil {
-				return g.finish(st, start), err
+		if piece != "" {
+			if err := emit(piece); err != nil {
+				return err
 			}
 		}
-		if stopped {
-			st.StopReason = StopString
-			break
-		}
-		if st.Generated == max {
-			break
+		if done {
+			return nil
 		}
 		if err := s.step(ctx, idx); err != nil {
 			if ctx.Err() != nil {
-				st.StopReason = StopCancelled
-				return g.finish(st, start), ctx.Err()
+				return d.cancelled(ctx)
 			}
-			return g.finish(st, start), err
+			return err
 		}
 	}
-	if rest := stops.flush(); rest != "" {
-		if err := emit(rest); err != nil {
-			return g.finish(st, start), err
-		}
-	}
-	return g.finish(st, start), nil
-}
-
-func (g *Generator) finish(st Stats, start time.Time) Stats {
-	st.Elapsed = time.Since(start)
-	st.Seconds = st.Elapsed.Seconds()
-	if st.Seconds > 0 {
-		st.CharsPerSecond = float64(st.Generated) / st.Seconds
-	}
-	return st
 }
 
 // Text runs a request and returns the generated text.

@@ -13,6 +13,7 @@ import (
 	"github.com/rnnrun/rnnrun/internal/golden"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/onnx"
+	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -103,19 +104,40 @@ func TestSeedReproducible(t *testing.T) {
 	}
 }
 
+// fake opens a pure-Go registrytest model over "abcdefgh" that predicts the
+// next letter with probability 1 (greedy or not): for the tests that need
+// no real numbers, so they run without ONNX Runtime.
+func fake(t testing.TB, spec registrytest.Spec) *model.Model {
+	t.Helper()
+	registrytest.Register()
+	path := filepath.Join(t.TempDir(), "fake.json")
+	if err := registrytest.Write(path, spec); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Open(context.Background(), path, model.Options{Backend: registrytest.Backend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func TestStopCancelAndErrors(t *testing.T) {
-	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	g := generator(t, fake(t, registrytest.StatefulText("stop")), textgen.ModeAuto)
+	if g.Mode() != textgen.ModeStateful {
+		t.Fatalf("the stateful fake runs %v", g.Mode())
+	}
 	// A stop string ends generation and is not emitted.
-	full := text(t, g, textgen.Request{Prompt: prompt, MaxLength: 300})
-	stop := full[40:42]
-	cut := text(t, g, textgen.Request{Prompt: prompt, MaxLength: 300, Stop: []string{stop}})
-	if want := full[:strings.Index(full, stop)]; cut != want {
-		t.Fatalf("stop %q: got %q, want %q", stop, cut, want)
+	if full := text(t, g, textgen.Request{Prompt: "a", MaxLength: 12}); full != "bcdefghabcde" {
+		t.Fatalf("fake text %q", full)
+	}
+	if cut := text(t, g, textgen.Request{Prompt: "a", MaxLength: 300, Stop: []string{"fg"}}); cut != "bcde" {
+		t.Fatalf("stop \"fg\": got %q, want \"bcde\"", cut)
 	}
 	// Cancellation stops a generation early with the context's error.
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	_, err := g.Generate(ctx, textgen.Request{Prompt: prompt, MaxLength: 10000}, func(string) error {
+	_, err := g.Generate(ctx, textgen.Request{Prompt: "a", MaxLength: 10000}, func(string) error {
 		if n++; n == 5 {
 			cancel()
 		}
@@ -129,7 +151,7 @@ func TestStopCancelAndErrors(t *testing.T) {
 	if !errors.Is(err, textgen.ErrUnknownChar) || !strings.Contains(err.Error(), "position 2") {
 		t.Fatalf("unknown char: %v", err)
 	}
-	w := generator(t, open(t, "char_window.onnx"), textgen.ModeAuto)
+	w := generator(t, fake(t, registrytest.Text("window")), textgen.ModeAuto)
 	if _, err := w.Generate(context.Background(), textgen.Request{}, func(string) error { return nil }); !errors.Is(err, textgen.ErrEmptyPrompt) {
 		t.Fatalf("empty prompt on a windowed model: %v", err)
 	}
@@ -187,7 +209,7 @@ func testBatcherMatches(t *testing.T, shards int) {
 }
 
 func TestBatcherCancelAndClose(t *testing.T) {
-	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	g := generator(t, fake(t, registrytest.StatefulText("batch")), textgen.ModeAuto)
 	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +234,62 @@ func TestBatcherCancelAndClose(t *testing.T) {
 	if _, err := b.Generate(context.Background(), textgen.Request{Prompt: "a"}, func(string) error { return nil }); !errors.Is(err, textgen.ErrBatcherClosed) {
 		t.Fatalf("after close: %v", err)
 	}
-	if _, err := textgen.NewBatcher(generator(t, open(t, "char_window.onnx"), textgen.ModeAuto), textgen.BatcherOptions{}); !errors.Is(err, textgen.ErrInvalidMode) {
+	if _, err := textgen.NewBatcher(generator(t, fake(t, registrytest.Text("window")), textgen.ModeAuto), textgen.BatcherOptions{}); !errors.Is(err, textgen.ErrInvalidMode) {
 		t.Fatalf("batcher on a windowed model: %v", err)
+	}
+}
+
+// On the fake, many streams join a Batcher at once and each ends at its own
+// length or stop string, with the text it gets alone.
+func TestBatcherStreamsEndApart(t *testing.T) {
+	g := generator(t, fake(t, registrytest.StatefulText("apart")), textgen.ModeAuto)
+	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{MaxBatch: 3, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	for i := range 12 {
+		req := textgen.Request{Prompt: string(rune('a' + i%8)), MaxLength: 3 + i}
+		if i%4 == 0 {
+			req.Stop = []string{"h"}
+		}
+		want := text(t, g, req)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := text(t, b, req); got != want {
+				t.Errorf("stream %d: batched %q, alone %q", i, got, want)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Windows hands every position after the first window its distribution,
+// batched, in order.
+func TestWindowsOnFake(t *testing.T) {
+	g := generator(t, fake(t, registrytest.Text("windows")), textgen.ModeAuto)
+	text, err := g.Vocab().Encode("abcdefghabc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	err = g.Windows(context.Background(), text, 3, func(pos int, dist []float32) error {
+		seen = append(seen, pos)
+		if want := (text[pos-1] + 1) % g.Vocab().Size(); dist[want] != 1 {
+			t.Errorf("position %d: distribution %v, want all mass on %d", pos, dist, want)
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(seen) != "[4 5 6 7 8 9 10]" {
+		t.Fatalf("positions %v, err %v", seen, err)
+	}
+	if err := g.Windows(context.Background(), text[:4], 3, nil); !errors.Is(err, textgen.ErrInvalidWindow) {
+		t.Fatalf("no full window: %v", err)
+	}
+	s := generator(t, fake(t, registrytest.StatefulText("windows")), textgen.ModeStateful)
+	if err := s.Windows(context.Background(), text, 3, nil); !errors.Is(err, textgen.ErrInvalidMode) {
+		t.Fatalf("stateful generator: %v", err)
 	}
 }

@@ -16,7 +16,8 @@ type Params struct {
 	// TopK keeps only the K most likely characters; 0 keeps all.
 	TopK int `json:"top_k"`
 	// TopP keeps the smallest set of most likely characters whose probability
-	// reaches P, in (0, 1]; 0 (unset) and 1 keep all.
+	// reaches P, in (0, 1]; 1 keeps all, and so does the Go zero value 0
+	// (Validate, which checks what users give, rejects an explicit 0).
 	TopP float64 `json:"top_p"`
 	// Seed seeds the PCG generator: the same seed gives the same text.
 	Seed uint64 `json:"seed"`
@@ -25,19 +26,48 @@ type Params struct {
 // ErrInvalidParams is wrapped by every sampling-parameter error.
 var ErrInvalidParams = errors.New("invalid sampling parameter")
 
-// Validate rejects negative or NaN temperatures, negative top-k and top-p outside [0, 1].
+// ParamError names a request or sampling value that breaks its rule. It
+// matches ErrInvalidParams with errors.Is.
+type ParamError struct {
+	Name  string // the parameter as a flag or config key spells it: "top-p", "temperature", ...
+	Value any
+	Rule  string // e.g. "must be in (0, 1]"
+}
+
+func (e *ParamError) Error() string {
+	return fmt.Sprintf("%v: %s %v: %s", ErrInvalidParams, e.Name, e.Value, e.Rule)
+}
+
+// Detail is the message without the ErrInvalidParams prefix: "top-p 0: must be in (0, 1]".
+func (e *ParamError) Detail() string { return fmt.Sprintf("%s %v: %s", e.Name, e.Value, e.Rule) }
+
+// Unwrap makes errors.Is(err, ErrInvalidParams) match.
+func (e *ParamError) Unwrap() error { return ErrInvalidParams }
+
+// Validate checks the values as a user gives them (a flag, a config file, a
+// request body): temperature finite and >= 0 (0 is greedy), top-k >= 0 (0
+// keeps all), top-p in (0, 1]. It is the one rule the CLI, the config and the
+// server apply. In Go, a Params whose TopP is left 0 is read as 1 by
+// NewSampler and Generate (the zero value keeps all); an explicit 0 from a
+// user fails Validate.
 func (p Params) Validate() error {
 	switch {
-	case math.IsNaN(p.Temperature) || math.IsInf(p.Temperature, 0):
-		return fmt.Errorf("%w: temperature %v is not a finite number", ErrInvalidParams, p.Temperature)
-	case p.Temperature < 0:
-		return fmt.Errorf("%w: temperature %v is negative (0 is greedy)", ErrInvalidParams, p.Temperature)
+	case math.IsNaN(p.Temperature) || math.IsInf(p.Temperature, 0) || p.Temperature < 0:
+		return &ParamError{"temperature", p.Temperature, "must be a finite number >= 0 (0 is greedy)"}
 	case p.TopK < 0:
-		return fmt.Errorf("%w: top-k %d is negative (0 disables it)", ErrInvalidParams, p.TopK)
-	case math.IsNaN(p.TopP) || p.TopP < 0 || p.TopP > 1:
-		return fmt.Errorf("%w: top-p %v is outside (0, 1]", ErrInvalidParams, p.TopP)
+		return &ParamError{"top-k", p.TopK, "must be >= 0 (0 keeps all)"}
+	case math.IsNaN(p.TopP) || p.TopP <= 0 || p.TopP > 1:
+		return &ParamError{"top-p", p.TopP, "must be in (0, 1]"}
 	}
 	return nil
+}
+
+// orDefault reads the Go zero value of TopP as 1 (keep all).
+func (p Params) orDefault() Params {
+	if p.TopP == 0 {
+		p.TopP = 1
+	}
+	return p
 }
 
 // Sampler draws one index from a distribution: top-k, then temperature and
@@ -51,8 +81,9 @@ type Sampler struct {
 	order byWeight  // indices sorted by weight, for top-k and top-p
 }
 
-// NewSampler validates p and seeds the generator.
+// NewSampler validates p (a TopP of 0 is read as 1) and seeds the generator.
 func NewSampler(p Params) (*Sampler, error) {
+	p = p.orDefault()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

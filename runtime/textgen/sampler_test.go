@@ -159,6 +159,19 @@ func TestSamplerRejectsBadValues(t *testing.T) {
 			t.Errorf("%+v: got %v, want ErrInvalidParams", p, err)
 		}
 	}
+	// What a user gives goes through Validate: an explicit top-p 0 is refused,
+	// naming the parameter; the Go zero value of a Params is read as top-p 1.
+	err := Params{Temperature: 1, TopP: 0}.Validate()
+	var pe *ParamError
+	if !errors.As(err, &pe) || pe.Name != "top-p" || pe.Detail() != "top-p 0: must be in (0, 1]" {
+		t.Errorf("Validate of top-p 0: %v", err)
+	}
+	if _, err := NewSampler(Params{Temperature: 1}); err != nil {
+		t.Errorf("NewSampler of the zero top-p: %v", err)
+	}
+	if err := (Request{Stop: make([]string, MaxStops+1)}).Validate(); !errors.Is(err, ErrInvalidParams) {
+		t.Errorf("too many stop strings: %v", err)
+	}
 	s, _ := NewSampler(Params{Temperature: 1})
 	for _, probs := range [][]float32{{0.5, float32(math.NaN())}, {0.5, -0.1}, {0, 0}, {}} {
 		if _, err := s.Sample(probs); !errors.Is(err, ErrBadDistribution) {

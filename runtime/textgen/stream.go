@@ -110,13 +110,11 @@ func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 	s.x = model.NewFloat32(model.Shape{1, 1, V}, nil)
 	s.last = 0
 	pair := func(from, to []*model.Tensor) (model.Binding, error) {
-		in := map[string]*model.Tensor{g.input: s.x}
-		out := map[string]*model.Tensor{g.output: s.probs}
-		for i := range g.stateIn {
-			in[g.stateIn[i]] = from[i]
-			out[g.stateOut[i]] = to[i]
+		b, err := g.bindStep(s.x, s.probs, from, to)
+		if err == nil {
+			s.bindings = append(s.bindings, b)
 		}
-		return s.bind(in, out)
+		return b, err
 	}
 	if s.runA, err = pair(s.a, s.b); err != nil {
 		return err
@@ -127,6 +125,38 @@ func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 	s.nextIsA = true
 	return nil
 }
+
+// bindStep binds one step of a stateful model: x and the state from in, the
+// distribution into probs and the next state into to.
+func (g *Generator) bindStep(x, probs *model.Tensor, from, to []*model.Tensor) (model.Binding, error) {
+	in := map[string]*model.Tensor{g.input: x}
+	out := map[string]*model.Tensor{g.output: probs}
+	for i := range g.stateIn {
+		in[g.stateIn[i]] = from[i]
+		out[g.stateOut[i]] = to[i]
+	}
+	return g.m.Bind(in, out)
+}
+
+// primed runs the prompt of a stateful stream and returns copies of the
+// distribution and the state after it, for a caller that steps the stream
+// itself (the Batcher).
+func (g *Generator) primed(ctx context.Context, prompt []int) ([]float32, [][]float32, error) {
+	s, err := g.newStream(ctx, prompt)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.close()
+	probs := append([]float32(nil), s.probs.Float32s()...)
+	state := make([][]float32, len(s.a))
+	for i, t := range s.a {
+		state[i] = append([]float32(nil), t.Float32s()...)
+	}
+	return probs, state, nil
+}
+
+// stateShapes are the shapes of the state inputs, with a batch dimension of 1.
+func (g *Generator) stateShapes() []model.Shape { return g.state }
 
 // take copies the distribution output of a Run into s.probs.
 func (s *stream) take(out map[string]*model.Tensor) error {

@@ -69,6 +69,14 @@ type Vocab struct {
 	Replacement rune
 }
 
+// WithUnknown returns a copy of v that applies policy p to characters outside
+// the vocabulary; v itself is unchanged (a Generator's Vocab is shared by its streams).
+func (v *Vocab) WithUnknown(p UnknownPolicy) *Vocab {
+	c := *v
+	c.Unknown = p
+	return &c
+}
+
 // NewVocab builds a vocabulary from its entries in index order; each entry must
 // be exactly one character and appear once. casePolicy is "preserve" (or "")
 // or "lower".

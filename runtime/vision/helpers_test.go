@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/onnx" // registers the "onnx" backend
 )
@@ -31,7 +32,7 @@ var mnistOnce struct {
 func mnistTest(t testing.TB) ([]Gray, []uint8) {
 	t.Helper()
 	mnistOnce.Do(func() {
-		dir, err := FindMNIST(context.Background())
+		dir, err := mnistdata.Dir(context.Background())
 		if err != nil {
 			mnistOnce.err = err
 			return

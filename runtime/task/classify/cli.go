@@ -1,7 +1,8 @@
-package main
+package classify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,12 +15,13 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/task"
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
-func init() { subcommands = append(subcommands, (*app).classifyCmd) }
-
-func (a *app) classifyCmd() *cobra.Command {
+// Commands implements task.Commander: `rnnrun classify --model FILE IMAGE...`.
+func (Task) Commands(cli task.CLI) []*cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "classify --model FILE [flags] IMAGE...",
 		Short: "Classify images (PNG, JPEG, GIF, MNIST idx files, JSON pixel arrays)",
@@ -35,32 +37,32 @@ mass in 28x28); --raw feeds their pixels as they are instead. MNIST idx image fi
 idx file prints one line per image, named FILE[i]. A file that cannot be read is
 reported on stderr and the others are still classified; the exit status is then 1.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: a.classify,
+		RunE: func(cmd *cobra.Command, files []string) error { return run(cli, cmd, files) },
 	}
 	fs := cmd.Flags()
-	addModelFlags(fs)
-	addVisionFlags(fs)
+	cli.AddModelFlags(fs)
+	AddFlags(fs)
 	fs.Int("top-k", 1, "print the K most probable labels of each image")
 	fs.Bool("json", false, "print JSON: {\"model\", \"results\": [{\"file\", \"label\", \"prob\", \"top_k\", \"probs\"} or {\"file\", \"error\"}]}")
 	fs.Bool("raw", false, "feed pictures' pixels as they are (grey, no preprocessing); they must have the model's size")
 	fs.Int("max-pixels", vision.DefaultMaxPixels, "largest picture decoded, in pixels (width*height)")
-	return cmd
+	return []*cobra.Command{cmd}
 }
 
-// addVisionFlags adds the flags classify and eval share.
-func addVisionFlags(fs *pflag.FlagSet) {
+// AddFlags adds the flags classify and eval share.
+func AddFlags(fs *pflag.FlagSet) {
 	fs.Int("batch-size", vision.DefaultBatchSize, "images per model call")
 	fs.Int("workers", 0, "batches run at once (0: the CPU count divided by --threads)")
 }
 
-// visionOptions reads the shared flags; errors are usage errors.
-func visionOptions(v *viper.Viper, topK int) (vision.Options, error) {
+// Options reads the shared flags; errors are usage errors (task.UsageError).
+func Options(v *viper.Viper, topK int) (vision.Options, error) {
 	batch, workers, threads := v.GetInt("batch-size"), v.GetInt("workers"), v.GetInt("threads")
 	if batch < 1 {
-		return vision.Options{}, usagef("--batch-size must be at least 1, got %d", batch)
+		return vision.Options{}, task.Usagef("--batch-size must be at least 1, got %d", batch)
 	}
 	if workers < 0 {
-		return vision.Options{}, usagef("--workers must not be negative, got %d", workers)
+		return vision.Options{}, task.Usagef("--workers must not be negative, got %d", workers)
 	}
 	if workers == 0 {
 		workers = max(1, runtime.GOMAXPROCS(0)/max(1, threads))
@@ -96,27 +98,31 @@ type classifyJSON struct {
 	Probs []float32      `json:"probs,omitempty"`
 }
 
-func (a *app) classify(cmd *cobra.Command, files []string) error {
-	v, err := a.config(cmd)
+func run(cli task.CLI, cmd *cobra.Command, files []string) error {
+	v, err := cli.Config(cmd)
 	if err != nil {
 		return err
 	}
 	topK, maxPixels := v.GetInt("top-k"), v.GetInt("max-pixels")
 	if topK < 1 {
-		return usagef("--top-k must be at least 1, got %d", topK)
+		return task.Usagef("--top-k must be at least 1, got %d", topK)
 	}
 	if maxPixels < 1 {
-		return usagef("--max-pixels must be at least 1, got %d", maxPixels)
+		return task.Usagef("--max-pixels must be at least 1, got %d", maxPixels)
 	}
-	opts, err := visionOptions(v, topK)
+	opts, err := Options(v, topK)
 	if err != nil {
 		return err
 	}
-	m, err := openModel(cmd.Context(), v)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	return task.WithModel(cmd.Context(), cli, v, func(m *model.Model) error {
+		return classifyFiles(cmd.Context(), cli, v, m, opts, files)
+	})
+}
+
+// classifyFiles classifies every image of the files and prints one line (or
+// a JSON entry) per image; a file that fails is reported on stderr and counted.
+func classifyFiles(ctx context.Context, cli task.CLI, v *viper.Viper, m *model.Model, opts vision.Options, files []string) error {
+	maxPixels := v.GetInt("max-pixels")
 	c, err := vision.NewClassifier(m, opts)
 	if err != nil {
 		return err
@@ -132,7 +138,7 @@ func (a *app) classify(cmd *cobra.Command, files []string) error {
 			images = append(images, it.img)
 		}
 	}
-	preds, err := c.Classify(cmd.Context(), images)
+	preds, err := c.Classify(ctx, images)
 	if err != nil {
 		return err
 	}
@@ -143,7 +149,7 @@ func (a *app) classify(cmd *cobra.Command, files []string) error {
 	for _, it := range items {
 		if it.err != nil {
 			failed[it.file] = true
-			fmt.Fprintf(a.stderr, "rnnrun: %v\n", it.err)
+			fmt.Fprintf(cli.Stderr(), "rnnrun: %v\n", it.err)
 			results = append(results, classifyJSON{File: it.file, Error: it.err.Error()})
 			continue
 		}
@@ -161,7 +167,7 @@ func (a *app) classify(cmd *cobra.Command, files []string) error {
 		out.WriteByte('\n')
 	}
 	if v.GetBool("json") {
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(cli.Stdout())
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
 			Model   string         `json:"model"`
@@ -169,7 +175,7 @@ func (a *app) classify(cmd *cobra.Command, files []string) error {
 		}{m.Path(), results}); err != nil {
 			return err
 		}
-	} else if _, err := io.Copy(a.stdout, &out); err != nil {
+	} else if _, err := io.Copy(cli.Stdout(), &out); err != nil {
 		return err
 	}
 	if len(failed) > 0 {

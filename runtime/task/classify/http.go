@@ -1,0 +1,334 @@
+// Package classify is the image-classification task: a vision.Classifier,
+// its smoke check, and POST {prefix}/models/{name}/classify (PNG, JPEG, GIF,
+// multipart or JSON pixel arrays).
+package classify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rnnrun/rnnrun/runtime/registry"
+	"github.com/rnnrun/rnnrun/runtime/task"
+	"github.com/rnnrun/rnnrun/runtime/vision"
+)
+
+// JSONBody is the JSON body of POST /v1/models/{name}/classify: pixel
+// arrays of integers 0..255 in any shape vision.DecodeJSON reads ([h][w],
+// [h*w], [n][h][w] or [n][h*w]).
+type JSONBody struct {
+	Pixels json.RawMessage `json:"pixels"`
+	// Preprocess: nil feeds images of the model's size as given and
+	// preprocesses the others; true preprocesses every image; false none.
+	Preprocess *bool `json:"preprocess,omitempty"`
+	// ReturnInput adds each image as the model sees it to its prediction.
+	ReturnInput bool `json:"return_input,omitempty"`
+}
+
+// Classification is the result for one image.
+type Classification struct {
+	// Name is the multipart file name (or form field) the image came from.
+	Name string `json:"name,omitempty"`
+	vision.Prediction
+	// Preprocessed tells whether the image went through vision.Preprocess.
+	Preprocessed bool `json:"preprocessed"`
+	// Input is the image as the model sees it (after any preprocessing),
+	// when the request asked for it with return_input.
+	Input *InputImage `json:"input,omitempty"`
+}
+
+// InputImage is one image as fed to the model: grey levels 0..255, one row
+// of Width values per line, in the [h][w] shape a JSON classify request takes.
+type InputImage struct {
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	Pixels [][]int `json:"pixels"`
+}
+
+func inputImage(g vision.Gray) *InputImage {
+	rows := make([][]int, g.Height)
+	for y := range rows {
+		rows[y] = make([]int, g.Width)
+		for x := range rows[y] {
+			rows[y][x] = int(g.GrayAt(x, y))
+		}
+	}
+	return &InputImage{Width: g.Width, Height: g.Height, Pixels: rows}
+}
+
+// Response is the answer to a classify request.
+type Response struct {
+	Model       string           `json:"model"`
+	Version     registry.Version `json:"version"`
+	Predictions []Classification `json:"predictions"`
+}
+
+// input is one image of a request before preparation.
+type input struct {
+	name string
+	img  image.Image // decoded picture, or nil
+	gray *vision.Gray
+}
+
+func (h *handler) classify(c *task.Call) { task.Handle(c, h.read, h.run) }
+
+// body is a classify request as read before a slot is taken.
+type body struct {
+	pre        *bool
+	pixelsJSON []byte // JSON pixel arrays, decoded later at the model's size
+	inputs     []input
+	withInput  bool // return_input: add each image as the model sees it
+}
+
+func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body) error {
+	cls, inputs := in.Classifier(), b.inputs
+	if b.pixelsJSON != nil {
+		var err error
+		if inputs, err = pixelInputs(cls, b.pixelsJSON, c.Limits.MaxImages); err != nil {
+			return err
+		}
+	}
+	if len(inputs) == 0 {
+		return task.NewError(http.StatusBadRequest, "no_images", "the request holds no images")
+	}
+	images, results, err := prepareAll(cls, inputs, b.pre, b.withInput)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.Context()
+	defer cancel()
+	preds, err := cls.Classify(ctx, images)
+	if err != nil {
+		return err
+	}
+	for i := range preds {
+		results[i].Prediction = preds[i]
+	}
+	h.images.WithLabelValues(c.Model).Add(float64(len(preds)))
+	c.Note("images", len(preds))
+	c.JSON(http.StatusOK, Response{Model: c.Model, Version: lease.Version(), Predictions: results})
+	return nil
+}
+
+// read checks the media type and reads and decodes the body, before a
+// concurrency slot is taken. JSON pixel arrays are decoded later, at the
+// model's size.
+func (h *handler) read(c *task.Call) (body, error) {
+	mt, params := task.MediaType(c.R)
+	switch mt {
+	case "image/png", "image/jpeg", "image/jpg", "image/gif", "multipart/form-data", "application/json":
+	default:
+		return body{}, task.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q: send image/png, image/jpeg, multipart/form-data with image files, or application/json pixel arrays", mt))
+	}
+	var b body
+	var err error
+	if b.pre, err = preprocessParam(c.R.URL.Query().Get("preprocess")); err != nil {
+		return b, err
+	}
+	if b.withInput, err = boolParam("return_input", c.R.URL.Query().Get("return_input")); err != nil {
+		return b, err
+	}
+	c.LimitBody()
+	switch mt {
+	case "application/json":
+		var j JSONBody
+		if err := task.DecodeJSON(c.R, &j); err != nil {
+			return b, err
+		}
+		if len(j.Pixels) == 0 || string(j.Pixels) == "null" {
+			return b, task.NewError(http.StatusBadRequest, "bad_json", `the body needs "pixels": an array of pixel values 0..255`)
+		}
+		if j.Preprocess != nil {
+			b.pre = j.Preprocess
+		}
+		b.withInput = b.withInput || j.ReturnInput
+		b.pixelsJSON = j.Pixels
+		return b, nil
+	case "multipart/form-data":
+		b.inputs, err = h.readMultipart(c, params["boundary"])
+		return b, err
+	}
+	data, err := io.ReadAll(c.R.Body)
+	if err != nil {
+		return b, err
+	}
+	img, err := h.decodeImage(c, data)
+	b.inputs = []input{{img: img}}
+	return b, err
+}
+
+// pixelInputs decodes JSON pixel arrays at the classifier's size.
+func pixelInputs(cls *vision.Classifier, pixels []byte, maxImages int) ([]input, error) {
+	width, height := cls.Size()
+	grays, err := vision.DecodeJSON(pixels, width, height)
+	if err != nil {
+		return nil, err
+	}
+	if len(grays) > maxImages {
+		return nil, tooMany(len(grays), maxImages)
+	}
+	inputs := make([]input, len(grays))
+	for i := range grays {
+		inputs[i] = input{gray: &grays[i]}
+	}
+	return inputs, nil
+}
+
+// prepareAll prepares every input, naming the image that fails.
+func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
+	images := make([]vision.Gray, len(inputs))
+	results := make([]Classification, len(inputs))
+	for i, in := range inputs {
+		g, prepped, err := prepare(cls, in, pre)
+		if err != nil {
+			if len(inputs) > 1 {
+				label := in.name
+				if label == "" {
+					label = strconv.Itoa(i)
+				}
+				err = fmt.Errorf("image %s: %w", label, err)
+			}
+			return nil, nil, err
+		}
+		images[i] = g
+		results[i].Name, results[i].Preprocessed = in.name, prepped
+		if withInput {
+			results[i].Input = inputImage(g)
+		}
+	}
+	return images, results, nil
+}
+
+// maxRequestImages bounds the decoded pixels of one request to this many
+// images of the largest size, so many small, highly compressed files cannot
+// take unbounded memory.
+const maxRequestImages = 4
+
+func tooMany(n, limit int) error {
+	return task.NewError(http.StatusRequestEntityTooLarge, "too_many_images", fmt.Sprintf("%d images; this server takes at most %d per request", n, limit))
+}
+
+func boolParam(name, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, task.NewError(http.StatusBadRequest, "invalid_params", fmt.Sprintf("%s=%q: want true or false", name, v))
+	}
+	return b, nil
+}
+
+func preprocessParam(v string) (*bool, error) {
+	switch strings.ToLower(v) {
+	case "", "auto":
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, task.NewError(http.StatusBadRequest, "invalid_params", fmt.Sprintf("preprocess=%q: want auto, true or false", v))
+	}
+	return &b, nil
+}
+
+func (h *handler) decodeImage(c *task.Call, data []byte) (image.Image, error) {
+	img, _, err := vision.DecodeBytes(data, vision.DecodeOptions{MaxPixels: c.Limits.MaxPixels, MaxBytes: c.Limits.MaxBodyBytes})
+	return img, err
+}
+
+// readMultipart decodes every file part (or image/* part) of a multipart body.
+func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) {
+	if boundary == "" {
+		return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "multipart/form-data without a boundary")
+	}
+	mr := multipart.NewReader(c.R.Body, boundary)
+	var inputs []input
+	var pixels int64
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return inputs, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
+		}
+		ct := strings.ToLower(part.Header.Get("Content-Type"))
+		if part.FileName() == "" && !strings.HasPrefix(ct, "image/") {
+			part.Close() // a plain form field
+			continue
+		}
+		if len(inputs) == c.Limits.MaxImages {
+			return nil, tooMany(len(inputs)+1, c.Limits.MaxImages)
+		}
+		data, err := io.ReadAll(part)
+		part.Close()
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
+		}
+		label := part.FileName()
+		if label == "" {
+			label = part.FormName()
+		}
+		img, err := h.decodeImage(c, data)
+		if err != nil {
+			return nil, fmt.Errorf("image %q: %w", label, err)
+		}
+		b := img.Bounds()
+		if pixels += int64(b.Dx()) * int64(b.Dy()); pixels > int64(maxRequestImages)*int64(c.Limits.MaxPixels) {
+			return nil, task.NewError(http.StatusRequestEntityTooLarge, "image_too_large",
+				fmt.Sprintf("the images hold more than %d pixels together (%d times the limit of one image)", int64(maxRequestImages)*int64(c.Limits.MaxPixels), maxRequestImages))
+		}
+		inputs = append(inputs, input{name: label, img: img})
+	}
+}
+
+// prepare turns one input into what the classifier takes. With pre nil
+// (auto), a picture of the model's exact size whose border matches the
+// model's background is fed as is (as MNIST's own images should be), pixel
+// arrays of the model's size are fed as given, and everything else goes
+// through the classifier's preprocessing.
+func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
+	width, height := c.Size()
+	var g vision.Gray
+	if in.gray != nil {
+		g = *in.gray
+	} else {
+		g = vision.ToGray(in.img)
+	}
+	fits := g.Width == width && g.Height == height
+	doPre := !fits
+	switch {
+	case pre != nil:
+		doPre = *pre
+	case fits && in.gray == nil:
+		darkBackground := vision.BorderLevel(g) <= 127
+		doPre = darkBackground != (c.PreprocessOptions().Ink != vision.InkDarkOnLight)
+	}
+	if !doPre {
+		if err := c.Check(g); err != nil {
+			return g, false, err
+		}
+		return g, false, nil
+	}
+	var src image.Image = g
+	if in.img != nil {
+		src = in.img
+	}
+	p, err := c.Prepare(src)
+	return p, true, err
+}
