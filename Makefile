@@ -9,7 +9,7 @@ export GOEXPERIMENT ?= simd
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models
 
 all: build
 
@@ -47,9 +47,16 @@ lint:
 
 test: setup lint test-python test-go test-tf
 
-test-go: build
+# Models made by other tools (PyTorch, Keras 3) for the native backend's tests, cached by
+# the scripts' hash: the first run takes about a minute, later runs nothing.
+foreign-models: setup-python setup-testdata
+	@bash scripts/foreign-models.sh >/dev/null
+
+# The race-enabled run evaluates 500 MNIST images per backend; the second line the full 10,000.
+test-go: build foreign-models
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -tags purego ./runtime/native/kernel
+	$(GO) test -count=1 -run 'TestEvalMatchesONNXRuntime' ./runtime/native/parity/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
 
 # The exporter's tests: bad input, the ONNX graphs, and a --fast export end to end into a
@@ -85,6 +92,11 @@ export-image: setup-python
 # Writes bench/results/, docs/benchmarks.md and docs/benchmarks.svg (scripts/bench.sh).
 bench: setup-ort setup-python
 	bash scripts/bench.sh
+
+# Regenerates runtime/native/onnxpb/onnx.pb.go from Debian's onnx.proto with the pinned
+# protoc-gen-go (scripts/setup-protoc.sh installs protoc, libonnx-dev and the plugin).
+generate:
+	PATH="$$(bash scripts/setup-protoc.sh):$$PATH" $(GO) generate ./runtime/native/onnxpb
 
 clean:
 	rm -rf bin

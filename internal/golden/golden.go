@@ -128,6 +128,19 @@ func maxDiff(got, want []float32, scaled bool) (float64, error) {
 	return m, nil
 }
 
+// Files lists the golden files in models/export/testdata (names, sorted).
+func Files() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(ExportDir(), "testdata", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(paths))
+	for k, p := range paths {
+		names[k] = filepath.Base(p)
+	}
+	return names, nil
+}
+
 // Predicted is the class each row of the only output of the case named
 // caseName scores highest (probabilities or logits alike): what the exported
 // model itself answers for those inputs.
