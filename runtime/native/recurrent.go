@@ -44,6 +44,7 @@ type rnnWeights struct {
 type dirWeights struct {
 	w, wt, r, bias, rbh []float32
 	p                   []float32 // LSTM peepholes [3H] (i, o, f), or nil
+	wp, rp              []float32 // W and R packed for kernel.GemmPacked (batched rows)
 }
 
 type rnnState struct {
@@ -172,6 +173,8 @@ func (o *recurrent) prepare(dst *rnnWeights, w, r, b, p *value) error {
 		dw.w = w.f[d*G*I : (d+1)*G*I]
 		dw.r = r.f[d*G*H : (d+1)*G*H]
 		transposeInto(grow(&dw.wt, G*I), dw.w, G, I)
+		kernel.PackNT(grow(&dw.wp, kernel.PackedLen(G, I)), dw.w, G, I)
+		kernel.PackNT(grow(&dw.rp, kernel.PackedLen(G, H)), dw.r, G, H)
 		bias := grow(&dw.bias, G)
 		rbh := grow(&dw.rbh, H)
 		clear(bias)
@@ -414,7 +417,7 @@ func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
 		}
 	}
 	if hot == 0 {
-		mulNT(xw, xs, dw.w, rows, G, I, false)
+		mulPacked(xw, xs, dw.w, dw.wp, rows, G, I, false)
 		kernel.AddBias(xw, dw.bias, rows, G)
 		return
 	}
@@ -464,7 +467,11 @@ func (o *recurrent) step(st *rnnState, dw *dirWeights, act unKind, g, h, c []flo
 	H, G := d.H, d.G
 	switch o.kind {
 	case cellLSTM:
-		mulNT(g, h, dw.r, d.B, G, H, true)
+		if d.B == 1 && dw.p == nil && active(lens, s, 0) {
+			kernel.LSTMStep(grow(&st.tmp2, G), c, h, dw.r, nil, g, H)
+			return
+		}
+		mulPacked(g, h, dw.r, dw.rp, d.B, G, H, true)
 		for b := range d.B {
 			switch {
 			case !active(lens, s, b):
@@ -475,7 +482,7 @@ func (o *recurrent) step(st *rnnState, dw *dirWeights, act unKind, g, h, c []flo
 			}
 		}
 	case cellRNN:
-		mulNT(g, h, dw.r, d.B, G, H, true)
+		mulPacked(g, h, dw.r, dw.rp, d.B, G, H, true)
 		for b := range d.B {
 			if active(lens, s, b) {
 				unaryFloats(act, h[b*H:(b+1)*H], g[b*G:(b+1)*G])
@@ -493,7 +500,7 @@ func (o *recurrent) gru(st *rnnState, dw *dirWeights, g, h []float32, lens []int
 	H, G, B := d.H, d.G, d.B
 	if o.lbr {
 		tmp := grow(&st.tmp, B*G)
-		mulNT(tmp, h, dw.r, B, G, H, false)
+		mulPacked(tmp, h, dw.r, dw.rp, B, G, H, false)
 		for b := range B {
 			if !active(lens, s, b) {
 				continue
@@ -568,4 +575,13 @@ func peepholeCell(g, c, h, p []float32, H int) {
 	for k := range H {
 		h[k] *= gO[k]
 	}
+}
+
+// mulPacked is mulNT with w also packed (wp) for the batched GEMM.
+func mulPacked(c, a, w, wp []float32, m, n, k int, acc bool) {
+	if m == 1 {
+		mulNT(c, a, w, m, n, k, acc)
+		return
+	}
+	kernel.GemmPacked(c, a, wp, m, n, k, acc)
 }
