@@ -177,7 +177,7 @@ func runHotSwap(t *testing.T, sc swapCase) {
 
 func generateVersion(prompt string, length int) func(e *env) (string, error) {
 	return func(e *env) (string, error) {
-		code, body, err := e.try("POST", "/v1/models/m/generate", "application/json",
+		code, body, err := e.try("POST", "/api/v1/models/m/generate", "application/json",
 			fmt.Appendf(nil, `{"prompt": %q, "max_length": %d}`, prompt, length))
 		if err != nil {
 			return "", err
@@ -224,7 +224,7 @@ func TestHotSwapShippedMNIST(t *testing.T) {
 	want := map[string]bool{wantLabel(t, "mnist.onnx", digit): true, wantLabel(t, "mnist_tf.onnx", digit): true}
 	runHotSwap(t, swapCase{a: shipped(t, "mnist.onnx"), b: shipped(t, "mnist_tf.onnx"), backend: "onnx",
 		request: func(e *env) (string, error) {
-			code, body, err := e.try("POST", "/v1/models/m/classify", "image/png", digit.png)
+			code, body, err := e.try("POST", "/api/v1/models/m/classify", "image/png", digit.png)
 			if err != nil {
 				return "", err
 			}

@@ -30,7 +30,7 @@ import (
 
 // Prefix is where rnnrun's own API lives: every model route is
 // Prefix + "/models/{name}/" + the task's route.
-const Prefix = "/v1"
+const Prefix = "/api/v1"
 
 // Options configure the handler. Zero limits take the server's Defaults.
 type Options struct {
@@ -220,7 +220,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	task.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "models": models})
 }
 
-// ModelList is the body of GET /v1/models.
+// ModelList is the body of GET /api/v1/models.
 type ModelList struct {
 	Models []registry.ModelStatus `json:"models"`
 	Config registry.ConfigStatus  `json:"config"`
