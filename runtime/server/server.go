@@ -24,6 +24,7 @@ import (
 
 	"github.com/rnnrun/rnnrun/internal/conf"
 	"github.com/rnnrun/rnnrun/runtime/playground"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -44,16 +45,19 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
+	// Sequences bound the stateful sequences of the protocols (KServe v2).
+	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits} }
+func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits, Sequences: c.Sequences} }
 
 func (o *Options) fill() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
+	conf.Fill(&o.Sequences, Defaults.Sequences)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.
@@ -77,6 +81,7 @@ func New(reg *registry.Registry, opts Options) *Server {
 	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg}
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
+	cs = append(cs, s.protocols()...)
 	for _, t := range reg.Tasks() {
 		if h, ok := t.(task.HTTP); ok {
 			cs = append(cs, s.taskRoutes(t.Name(), h.NewHTTP())...)
