@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// serveProtocols serves the stateful char model and mnist.
+func serveProtocols(t *testing.T) *served {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "rnnrun.yaml")
+	text := fmt.Sprintf("server:\n  watch: false\nmodels:\n  - name: char\n    path: %q\n  - name: mnist\n    path: %q\n",
+		serveModel(t, "char.onnx"), serveModel(t, "mnist.onnx"))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, nil, "--config", cfg, "--playground=false")
+	s.waitReady()
+	return s
+}
+
+// native is the text of the native generate route.
+func (s *served) native(prompt string, maxLength int, temp float64, seed int) string {
+	s.t.Helper()
+	code, body := s.post("/api/v1/models/char/generate", "application/json",
+		fmt.Appendf(nil, `{"prompt": %q, "max_length": %d, "temperature": %g, "seed": %d}`, prompt, maxLength, temp, seed))
+	var resp struct{ Text string }
+	if err := json.Unmarshal([]byte(body), &resp); code != 200 || err != nil {
+		s.t.Fatalf("native generate: %d %s", code, body)
+	}
+	return resp.Text
+}
+
+// venvPython is the project's venv's python (make setup-python makes it).
+func venvPython(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bash", "-c", `source "$1/scripts/env.sh" && echo "$VENV"`, "env", repoRoot()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	venv := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(venv, ".complete")); err != nil {
+		t.Fatalf("the project's Python venv is missing (make setup-python makes it): %v", err)
+	}
+	return filepath.Join(venv, "bin", "python")
+}
+
+// runPython runs a client script of testdata/ and decodes its JSON output into v.
+func runPython(t *testing.T, v any, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(venvPython(t), append([]string{filepath.Join("testdata", script)}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s printed %q: %v", script, out, err)
+	}
+}
+
+// The official Go SDK against a real rnnrun serve: a completion and a
+// streamed one equal the native route's text for the same seed.
+func TestOpenAIGoSDK(t *testing.T) {
+	s := serveProtocols(t)
+	want := s.native("HERMIA.", 40, 0.8, 42)
+	client := openai.NewClient(option.WithBaseURL(s.base+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	ctx := context.Background()
+	params := openai.CompletionNewParams{
+		Model:       "char",
+		Prompt:      openai.CompletionNewParamsPromptUnion{OfString: openai.String("HERMIA.")},
+		MaxTokens:   openai.Int(40),
+		Temperature: openai.Float(0.8),
+		Seed:        openai.Int(42),
+	}
+	c, err := client.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Choices) != 1 || c.Choices[0].Text != want || c.Choices[0].FinishReason != "length" {
+		t.Fatalf("completion %+v, native %q", c.Choices, want)
+	}
+	if c.Usage.PromptTokens != 7 || c.Usage.CompletionTokens != 40 || c.Usage.TotalTokens != 47 {
+		t.Fatalf("usage %+v", c.Usage)
+	}
+
+	stream := client.Completions.NewStreaming(ctx, params, option.WithJSONSet("top_k", 0))
+	var text strings.Builder
+	var reasons []string
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			text.WriteString(ch.Text)
+			if ch.FinishReason != "" {
+				reasons = append(reasons, string(ch.FinishReason))
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if text.String() != want || len(reasons) != 1 || reasons[0] != "length" {
+		t.Fatalf("streamed %q (finish %v), native %q", text.String(), reasons, want)
+	}
+
+	// Errors come back as the SDK's *openai.Error with OpenAI's status.
+	params.Model = "no-such-model"
+	_, err = client.Completions.New(ctx, params)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Param != "model" {
+		t.Fatalf("unknown model: %v", err)
+	}
+	params.Model, params.TopP = "char", openai.Float(0)
+	_, err = client.Completions.New(ctx, params)
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "top_p" {
+		t.Fatalf("top_p 0: %v", err)
+	}
+}
+
+// The Python openai package from the project's venv against a real rnnrun serve.
+func TestOpenAIPythonClient(t *testing.T) {
+	s := serveProtocols(t)
+	want := s.native("HERMIA.", 40, 0.8, 42)
+	var got struct {
+		Text         string   `json:"text"`
+		Usage        []int    `json:"usage"`
+		StreamText   string   `json:"stream_text"`
+		StreamFinish []string `json:"stream_finish"`
+		Models       []string `json:"models"`
+		NotFound     []any    `json:"not_found"`
+		BadRequest   []any    `json:"bad_request"`
+	}
+	runPython(t, &got, "openai_client.py", s.base, "char")
+	if got.Text != want || got.StreamText != want || fmt.Sprint(got.StreamFinish) != "[length]" {
+		t.Fatalf("python: text %q, stream %q %v; native %q", got.Text, got.StreamText, got.StreamFinish, want)
+	}
+	if fmt.Sprint(got.Usage) != "[7 40 47]" || fmt.Sprint(got.Models) != "[char]" {
+		t.Fatalf("usage %v, models %v", got.Usage, got.Models)
+	}
+	if fmt.Sprint(got.NotFound) != "[404 model_not_found]" || fmt.Sprint(got.BadRequest) != "[400 temperature]" {
+		t.Fatalf("errors: not found %v, bad request %v", got.NotFound, got.BadRequest)
+	}
+}
