@@ -151,3 +151,34 @@ func TestOpenAIPythonClient(t *testing.T) {
 		t.Fatalf("errors: not found %v, bad request %v", got.NotFound, got.BadRequest)
 	}
 }
+
+// tritonclient[http] from the project's venv against a real rnnrun serve:
+// mnist's golden case with JSON and with binary tensors, and the errors.
+func TestKServeTritonClient(t *testing.T) {
+	s := serveProtocols(t)
+	golden := filepath.Join(filepath.Dir(serveModel(t, "mnist.onnx")), "testdata", "mnist.json")
+	var got struct {
+		Live, Ready bool
+		ModelReady  bool       `json:"model_ready"`
+		Inputs      [][]string `json:"inputs"`
+		JSONDiff    float64    `json:"json_diff"`
+		BinaryDiff  float64    `json:"binary_diff"`
+		Version     string     `json:"version"`
+		BadDtype    []any      `json:"bad_dtype"`
+		NotFound    []any      `json:"not_found"`
+	}
+	runPython(t, &got, "triton_client.py", strings.TrimPrefix(s.base, "http://"), "mnist", golden)
+	t.Logf("largest difference from the golden outputs: JSON %g, binary %g", got.JSONDiff, got.BinaryDiff)
+	if !got.Live || !got.Ready || !got.ModelReady || fmt.Sprint(got.Inputs) != "[[x FP32]]" || len(got.Version) != 12 {
+		t.Fatalf("health and metadata: %+v", got)
+	}
+	if got.JSONDiff > 1e-5 || got.BinaryDiff > 1e-5 {
+		t.Fatalf("outputs differ from the golden case: JSON %g, binary %g", got.JSONDiff, got.BinaryDiff)
+	}
+	if len(got.BadDtype) != 2 || got.BadDtype[0] != "400" || !strings.Contains(fmt.Sprint(got.BadDtype[1]), `input "x"`) {
+		t.Fatalf("wrong datatype: %v", got.BadDtype)
+	}
+	if len(got.NotFound) != 2 || got.NotFound[0] != "404" {
+		t.Fatalf("unknown model: %v", got.NotFound)
+	}
+}

@@ -4,12 +4,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rnnrun/rnnrun/runtime/protocol"
+	"github.com/rnnrun/rnnrun/runtime/protocol/kserve"
 	"github.com/rnnrun/rnnrun/runtime/protocol/openai"
 )
 
 // Protocols are the drop-in APIs mounted beside rnnrun's own (docs/api.md):
 // OpenAI's completions at /v1, KServe's Open Inference Protocol at /v2.
-var Protocols = []protocol.New{openai.New}
+var Protocols = []protocol.New{openai.New, kserve.New}
 
 // protocols mounts every protocol's endpoints and returns their collectors.
 func (s *Server) protocols() []prometheus.Collector {
