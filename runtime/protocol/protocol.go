@@ -8,7 +8,6 @@ package protocol
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,20 +20,7 @@ type Env struct {
 	Registry *registry.Registry
 	// Limits are the server's limits, the same as its own routes'.
 	Limits task.Limits
-	// Sequences bound the stateful sequences a protocol keeps between calls.
-	Sequences SequenceLimits
 }
-
-// SequenceLimits bound the live sequences of stateful generation.
-type SequenceLimits struct {
-	// Max is the number of live sequences; a new one beyond it is refused (429).
-	Max int `mapstructure:"max-sequences" json:"max_sequences"`
-	// Idle closes a sequence no call touched for this long.
-	Idle time.Duration `mapstructure:"sequence-idle" json:"sequence_idle"`
-}
-
-// DefaultSequences are the limits a zero SequenceLimits takes.
-var DefaultSequences = SequenceLimits{Max: 64, Idle: 5 * time.Minute}
 
 // Endpoint is one route at an absolute path ("POST /v1/completions").
 type Endpoint struct {
@@ -48,8 +34,6 @@ type Endpoint struct {
 type Routes struct {
 	Endpoints  []Endpoint
 	Collectors []prometheus.Collector
-	// Close releases what the protocol keeps between calls (e.g. sequences).
-	Close func()
 }
 
 // New makes one protocol's routes.

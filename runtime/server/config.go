@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/internal/conf"
-	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -21,8 +20,6 @@ type Config struct {
 	Listen string `mapstructure:"listen" json:"listen"`
 	// Limits bound one request (body size, lengths, images, time).
 	task.Limits `mapstructure:",squash"`
-	// Sequences bound KServe v2's stateful sequences (max-sequences, sequence-idle).
-	Sequences protocol.SequenceLimits `mapstructure:",squash" json:"sequences"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -44,7 +41,6 @@ var Defaults = Config{
 		MaxPixels:      2048 * 2048, // up to 32 MiB once decoded
 		RequestTimeout: 60 * time.Second,
 	},
-	Sequences:         protocol.DefaultSequences,
 	ReadHeaderTimeout: 10 * time.Second,
 	IdleTimeout:       120 * time.Second,
 	ShutdownTimeout:   30 * time.Second,
@@ -86,7 +82,6 @@ func (c Config) Validate() error {
 		v   int64
 	}{{"max-body-bytes", c.MaxBodyBytes}, {"max-length", int64(c.MaxLength)}, {"max-prompt-chars", int64(c.MaxPromptChars)},
 		{"max-images", int64(c.MaxImages)}, {"max-pixels", int64(c.MaxPixels)}, {"request-timeout", int64(c.RequestTimeout)},
-		{"max-sequences", int64(c.Sequences.Max)}, {"sequence-idle", int64(c.Sequences.Idle)},
 		{"read-header-timeout", int64(c.ReadHeaderTimeout)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: server.%s is negative", registry.ErrBadConfig, f.key))

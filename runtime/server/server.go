@@ -24,7 +24,6 @@ import (
 
 	"github.com/rnnrun/rnnrun/internal/conf"
 	"github.com/rnnrun/rnnrun/runtime/playground"
-	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -45,19 +44,16 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
-	// Sequences bound the stateful sequences of the protocols (KServe v2).
-	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits, Sequences: c.Sequences} }
+func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits} }
 
 func (o *Options) fill() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
-	conf.Fill(&o.Sequences, Defaults.Sequences)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.
