@@ -156,3 +156,32 @@ func TestOpenAIStreamDisconnect(t *testing.T) {
 		t.Fatalf("tokens after the disconnect: %q", m)
 	}
 }
+
+// The model's concurrency limit holds across the native route and both
+// protocols: with the one slot of "slow" taken by a completion, each gets 429
+// in its own error shape.
+func TestProtocolsShareTheConcurrencyLimit(t *testing.T) {
+	e := fakeEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/completions"),
+		strings.NewReader(`{"model": "slow", "prompt": "a", "max_tokens": 1000, "stream": true}`))
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readEvents(resp.Body, func(sseEvent) bool { return false }) // the stream holds the slot
+	code, body := e.postJSON("/v1/completions", map[string]any{"model": "slow", "prompt": "a"})
+	if got := decode[openai.ErrorBody](t, body); code != 429 || got.Error.Type != "rate_limit_error" || got.Error.Code != "model_busy" {
+		t.Fatalf("second completion: %d %s", code, body)
+	}
+	code, body = e.do("POST", "/v2/models/slow/infer", "application/json",
+		[]byte(`{"inputs": [{"name": "x", "shape": [1, 1, 8], "datatype": "FP32", "data": [1, 0, 0, 0, 0, 0, 0, 0]}]}`))
+	if code != 429 || !strings.Contains(string(body), `"error":`) {
+		t.Fatalf("infer while busy: %d %s", code, body)
+	}
+	if code, body := e.postJSON("/api/v1/models/slow/generate", map[string]any{"prompt": "a"}); code != 429 {
+		t.Fatalf("native while busy: %d %s", code, body)
+	}
+}

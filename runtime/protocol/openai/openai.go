@@ -185,7 +185,7 @@ func (h *handler) completions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := Completion{ID: "cmpl-" + strconv.FormatInt(time.Now().UnixNano(), 36), Object: "text_completion",
-		Created: time.Now().Unix(), Model: c.Model, SystemFingerprint: lease.Version().SHA256[:12]}
+		Created: time.Now().Unix(), Model: c.Model, SystemFingerprint: lease.Version().SHA256}
 	run := &run{h: h, c: c, eng: in.Engine(), out: out}
 	if body.Stream {
 		run.stream(reqs, body.StreamOptions != nil && body.StreamOptions.IncludeUsage)
