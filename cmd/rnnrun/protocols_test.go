@@ -182,3 +182,22 @@ func TestKServeTritonClient(t *testing.T) {
 		t.Fatalf("unknown model: %v", got.NotFound)
 	}
 }
+
+// A 3-call stateful sequence over v2 (tritonclient) equals one 3-character
+// generation of the native route with the same seed.
+func TestKServeTritonSequence(t *testing.T) {
+	s := serveProtocols(t)
+	want := s.native("HERMIA.", 3, 0.8, 42)
+	var got struct {
+		Pieces   []string `json:"pieces"`
+		AfterEnd []any    `json:"after_end"`
+	}
+	runPython(t, &got, "triton_sequence.py", strings.TrimPrefix(s.base, "http://"), "char", "HERMIA.", "42")
+	t.Logf("3 calls: %q; one generation: %q", got.Pieces, want)
+	if strings.Join(got.Pieces, "") != want || len(got.Pieces) != 3 {
+		t.Fatalf("sequence generated %q, one native generation %q", got.Pieces, want)
+	}
+	if len(got.AfterEnd) != 2 || got.AfterEnd[0] != "400" || !strings.Contains(fmt.Sprint(got.AfterEnd[1]), "no live sequence") {
+		t.Fatalf("a call after sequence_end: %v", got.AfterEnd)
+	}
+}

@@ -65,7 +65,16 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, fmt.Errorf("%w: %q", errNotFound, name))
 		return
 	}
-	req, inputs, err := h.read(w, r)
+	req, rest, err := h.read(w, r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if _, ok := req.Parameters["sequence_id"]; ok {
+		h.sequence(w, r, req, rest)
+		return
+	}
+	inputs, err := tensors(req, rest)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -76,10 +85,7 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer lease.Release()
-	ctx, cancel := context.WithCancel(r.Context())
-	if t := h.env.Limits.RequestTimeout; t > 0 {
-		ctx, cancel = context.WithTimeout(r.Context(), t)
-	}
+	ctx, cancel := h.context(r)
 	defer cancel()
 	m := lease.Model()
 	outs, err := m.Run(ctx, inputs)
@@ -96,8 +102,17 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) {
 	write(w, resp, blobs)
 }
 
-// read parses the body: JSON, or a JSON header of Inference-Header-Content-Length bytes and the binary inputs after it.
-func (h *handler) read(w http.ResponseWriter, r *http.Request) (InferRequest, map[string]*model.Tensor, error) {
+// context is the request's, bounded by the server's request timeout.
+func (h *handler) context(r *http.Request) (context.Context, context.CancelFunc) {
+	if t := h.env.Limits.RequestTimeout; t > 0 {
+		return context.WithTimeout(r.Context(), t)
+	}
+	return context.WithCancel(r.Context())
+}
+
+// read parses the body: JSON, or a JSON header of Inference-Header-Content-Length
+// bytes and the binary data after it (returned as rest).
+func (h *handler) read(w http.ResponseWriter, r *http.Request) (InferRequest, []byte, error) {
 	var req InferRequest
 	hlen, isBinary, err := headerLength(r)
 	if err != nil {
@@ -119,21 +134,26 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request) (InferRequest, ma
 	if err := dec.Decode(&req); err != nil {
 		return req, nil, badRequest("the inference request is not valid JSON: " + err.Error())
 	}
+	return req, rest, nil
+}
+
+// tensors decodes the request's inputs, their binary data taken from rest in order.
+func tensors(req InferRequest, rest []byte) (map[string]*model.Tensor, error) {
 	inputs := map[string]*model.Tensor{}
 	for _, in := range req.Inputs {
 		t, n, err := input(in, rest)
 		if err != nil {
-			return req, nil, badRequest(fmt.Sprintf("input %q: %v", in.Name, err))
+			return nil, badRequest(fmt.Sprintf("input %q: %v", in.Name, err))
 		}
 		if _, dup := inputs[in.Name]; dup {
-			return req, nil, badRequest(fmt.Sprintf("input %q is given twice", in.Name))
+			return nil, badRequest(fmt.Sprintf("input %q is given twice", in.Name))
 		}
 		inputs[in.Name], rest = t, rest[n:]
 	}
 	if len(rest) > 0 {
-		return req, nil, badRequest(fmt.Sprintf("%d bytes of binary data after the inputs' binary_data_size", len(rest)))
+		return nil, badRequest(fmt.Sprintf("%d bytes of binary data after the inputs' binary_data_size", len(rest)))
 	}
-	return req, inputs, nil
+	return inputs, nil
 }
 
 // input decodes one input and returns how many bytes of the binary part it used.

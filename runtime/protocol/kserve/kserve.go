@@ -32,7 +32,10 @@ func New(env protocol.Env) protocol.Routes {
 	}}
 }
 
-type handler struct{ env protocol.Env }
+type handler struct {
+	env  protocol.Env
+	seqs sequences
+}
 
 // ErrorBody is the body of every error.
 type ErrorBody struct {
