@@ -136,14 +136,8 @@ func TestOpenAIErrors(t *testing.T) {
 // A client that disconnects from a streaming completion stops its generation.
 func TestOpenAIStreamDisconnect(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
+	resp, cancel := slowCompletion(t, e)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/completions"),
-		strings.NewReader(`{"model": "slow", "prompt": "a", "max_tokens": 1000, "stream": true}`))
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := 0
 	readEvents(resp.Body, func(ev sseEvent) bool { got++; return got < 3 })
 	cancel()
@@ -162,14 +156,8 @@ func TestOpenAIStreamDisconnect(t *testing.T) {
 // in its own error shape.
 func TestProtocolsShareTheConcurrencyLimit(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
+	resp, cancel := slowCompletion(t, e)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/completions"),
-		strings.NewReader(`{"model": "slow", "prompt": "a", "max_tokens": 1000, "stream": true}`))
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer resp.Body.Close()
 	readEvents(resp.Body, func(sseEvent) bool { return false }) // the stream holds the slot
 	code, body := e.postJSON("/v1/completions", map[string]any{"model": "slow", "prompt": "a"})
@@ -184,4 +172,18 @@ func TestProtocolsShareTheConcurrencyLimit(t *testing.T) {
 	if code, body := e.postJSON("/api/v1/models/slow/generate", map[string]any{"prompt": "a"}); code != 429 {
 		t.Fatalf("native while busy: %d %s", code, body)
 	}
+}
+
+// slowCompletion starts a long streaming completion on "slow"; cancel disconnects it.
+func slowCompletion(t *testing.T, e *env) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/completions"),
+		strings.NewReader(`{"model": "slow", "prompt": "a", "max_tokens": 1000, "stream": true}`))
+	resp, err := e.client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return resp, cancel
 }
