@@ -16,7 +16,7 @@ import (
 )
 
 // serveProtocols serves the stateful char model and mnist.
-func serveProtocols(t *testing.T) *served {
+func serveProtocols(t *testing.T, env ...string) *served {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "rnnrun.yaml")
 	text := fmt.Sprintf("server:\n  watch: false\nmodels:\n  - name: char\n    path: %q\n  - name: mnist\n    path: %q\n",
@@ -24,7 +24,7 @@ func serveProtocols(t *testing.T) *served {
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, nil, "--config", cfg, "--playground=false")
+	s := startServe(t, env, "--config", cfg, "--playground=false")
 	s.waitReady()
 	return s
 }
@@ -199,5 +199,31 @@ func TestKServeTritonSequence(t *testing.T) {
 	}
 	if len(got.AfterEnd) != 2 || got.AfterEnd[0] != "400" || !strings.Contains(fmt.Sprint(got.AfterEnd[1]), "no live sequence") {
 		t.Fatalf("a call after sequence_end: %v", got.AfterEnd)
+	}
+}
+
+// server.max-sequences bounds the live sequences (here from the environment).
+func TestKServeSequenceLimit(t *testing.T) {
+	s := serveProtocols(t, "RNNRUN_SERVER_MAX_SEQUENCES=1")
+	start := func(id int) (int, string) {
+		return s.post("/v2/models/char/infer", "application/json", fmt.Appendf(nil,
+			`{"parameters": {"sequence_id": %d, "sequence_start": true}, "inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["HERMIA."]}]}`, id))
+	}
+	if code, body := start(1); code != 200 || !strings.Contains(body, `"name":"text"`) {
+		t.Fatalf("first sequence: %d %s", code, body)
+	}
+	if code, body := start(2); code != 429 || !strings.Contains(body, "max-sequences") {
+		t.Fatalf("second sequence with max-sequences 1: %d %s", code, body)
+	}
+	end := `{"parameters": {"sequence_id": 1, "sequence_end": true}, "inputs": []}`
+	if code, body := s.post("/v2/models/char/infer", "application/json", []byte(end)); code != 200 {
+		t.Fatalf("ending the first: %d %s", code, body)
+	}
+	if code, body := start(2); code != 200 {
+		t.Fatalf("second sequence after the first ended: %d %s", code, body)
+	}
+	// A windowed or image model has no sequences.
+	if code, body := s.post("/v2/models/mnist/infer", "application/json", []byte(`{"parameters": {"sequence_id": 3, "sequence_start": true}, "inputs": []}`)); code != 422 {
+		t.Fatalf("a sequence on mnist: %d %s", code, body)
 	}
 }

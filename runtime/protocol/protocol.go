@@ -8,6 +8,7 @@ package protocol
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,6 +21,16 @@ type Env struct {
 	Registry *registry.Registry
 	// Limits are the server's limits, the same as its own routes'.
 	Limits task.Limits
+	// Sequences bound the stateful sequences a protocol keeps between calls.
+	Sequences SequenceLimits
+}
+
+// SequenceLimits bound the live sequences of stateful generation (KServe v2).
+type SequenceLimits struct {
+	// MaxSequences is the number of live sequences; a new one beyond it is 429.
+	MaxSequences int `mapstructure:"max-sequences" json:"max_sequences"`
+	// SequenceIdle closes a sequence no call touched for this long.
+	SequenceIdle time.Duration `mapstructure:"sequence-idle" json:"sequence_idle"`
 }
 
 // Endpoint is one route at an absolute path ("POST /v1/completions").

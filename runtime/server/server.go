@@ -24,6 +24,7 @@ import (
 
 	"github.com/rnnrun/rnnrun/internal/conf"
 	"github.com/rnnrun/rnnrun/runtime/playground"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -44,16 +45,21 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
+	// Sequences bound KServe v2's stateful sequences; zero fields take Defaults'.
+	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits} }
+func OptionsFromConfig(c Config) Options {
+	return Options{Limits: c.Limits, Sequences: c.SequenceLimits}
+}
 
 func (o *Options) fill() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
+	conf.Fill(&o.Sequences, Defaults.SequenceLimits)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.

@@ -21,7 +21,7 @@ import (
 
 // New makes the protocol's routes.
 func New(env protocol.Env) protocol.Routes {
-	h := &handler{env: env}
+	h := &handler{env: env, seqs: sequences{lim: env.Sequences}}
 	return protocol.Routes{Endpoints: []protocol.Endpoint{
 		{Method: "GET", Path: "/v2", Label: "v2_server", Handle: h.server},
 		{Method: "GET", Path: "/v2/health/live", Label: "v2_live", Handle: h.live},

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 	"github.com/rnnrun/rnnrun/runtime/task/generate"
@@ -22,13 +23,8 @@ import (
 // call of the sequence. sequence_start begins it (its "text" input, BYTES
 // [1], is the prompt; temperature, top_k, top_p and seed are read then);
 // a later call's "text" is fed to the model before it generates;
-// sequence_end closes it. The output "text" (BYTES [1]) is what the call generated.
-const (
-	// MaxSequences is the number of live sequences; a new one beyond it is 429.
-	MaxSequences = 64
-	// SequenceIdle closes a sequence no call touched for this long.
-	SequenceIdle = 5 * time.Minute
-)
+// sequence_end closes it. The output "text" (BYTES [1]) is what the call
+// generated. protocol.SequenceLimits bound the live sequences.
 
 // sequence is what a live sequence keeps between calls.
 type sequence struct {
@@ -41,6 +37,7 @@ type sequence struct {
 // sequences are the live ones, by id. A call takes its sequence out while it
 // runs, so a concurrent call of the same id finds none.
 type sequences struct {
+	lim  protocol.SequenceLimits
 	mu   sync.Mutex
 	live map[string]*sequence
 }
@@ -60,12 +57,12 @@ func (ss *sequences) put(id string, s *sequence) error {
 		ss.live = map[string]*sequence{}
 	}
 	for k, old := range ss.live {
-		if time.Since(old.used) > SequenceIdle {
+		if time.Since(old.used) > ss.lim.SequenceIdle {
 			delete(ss.live, k)
 		}
 	}
-	if len(ss.live) >= MaxSequences {
-		return fmt.Errorf("%w: %d sequences are live (the server's limit); end one with sequence_end", registry.ErrBusy, MaxSequences)
+	if len(ss.live) >= ss.lim.MaxSequences {
+		return fmt.Errorf("%w: %d sequences are live (the server's max-sequences); end one with sequence_end", registry.ErrBusy, ss.lim.MaxSequences)
 	}
 	s.used = time.Now()
 	ss.live[id] = s
@@ -199,7 +196,7 @@ func (h *handler) step(ctx context.Context, lease *registry.Lease, in *generate.
 			return "", err
 		}
 	case seq == nil:
-		return "", badRequest(fmt.Sprintf("%v %q (it ended, went idle for %v, or is in use); start it with sequence_start", errNoSequence, call.id, SequenceIdle))
+		return "", badRequest(fmt.Sprintf("%v %q (it ended, went idle for %v, or is in use); start it with sequence_start", errNoSequence, call.id, h.seqs.lim.SequenceIdle))
 	case seq.sha != lease.Version().SHA256:
 		return "", task.NewError(http.StatusConflict, "model_swapped", fmt.Sprintf("sequence %q: the model was swapped since it started; start a new one", call.id))
 	default:
