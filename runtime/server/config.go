@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/internal/conf"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -20,6 +21,8 @@ type Config struct {
 	Listen string `mapstructure:"listen" json:"listen"`
 	// Limits bound one request (body size, lengths, images, time).
 	task.Limits `mapstructure:",squash"`
+	// SequenceLimits bound KServe v2's stateful sequences (max-sequences, sequence-idle).
+	protocol.SequenceLimits `mapstructure:",squash"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -41,6 +44,7 @@ var Defaults = Config{
 		MaxPixels:      2048 * 2048, // up to 32 MiB once decoded
 		RequestTimeout: 60 * time.Second,
 	},
+	SequenceLimits:    protocol.SequenceLimits{MaxSequences: 64, SequenceIdle: 5 * time.Minute},
 	ReadHeaderTimeout: 10 * time.Second,
 	IdleTimeout:       120 * time.Second,
 	ShutdownTimeout:   30 * time.Second,
@@ -82,6 +86,7 @@ func (c Config) Validate() error {
 		v   int64
 	}{{"max-body-bytes", c.MaxBodyBytes}, {"max-length", int64(c.MaxLength)}, {"max-prompt-chars", int64(c.MaxPromptChars)},
 		{"max-images", int64(c.MaxImages)}, {"max-pixels", int64(c.MaxPixels)}, {"request-timeout", int64(c.RequestTimeout)},
+		{"max-sequences", int64(c.MaxSequences)}, {"sequence-idle", int64(c.SequenceIdle)},
 		{"read-header-timeout", int64(c.ReadHeaderTimeout)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: server.%s is negative", registry.ErrBadConfig, f.key))

@@ -24,13 +24,14 @@ import (
 
 	"github.com/rnnrun/rnnrun/internal/conf"
 	"github.com/rnnrun/rnnrun/runtime/playground"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
 
 // Prefix is where rnnrun's own API lives: every model route is
 // Prefix + "/models/{name}/" + the task's route.
-const Prefix = "/v1"
+const Prefix = "/api/v1"
 
 // Options configure the handler. Zero limits take the server's Defaults.
 type Options struct {
@@ -44,16 +45,21 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
+	// Sequences bound KServe v2's stateful sequences; zero fields take Defaults'.
+	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits} }
+func OptionsFromConfig(c Config) Options {
+	return Options{Limits: c.Limits, Sequences: c.SequenceLimits}
+}
 
 func (o *Options) fill() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
+	conf.Fill(&o.Sequences, Defaults.SequenceLimits)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.
@@ -77,6 +83,7 @@ func New(reg *registry.Registry, opts Options) *Server {
 	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg}
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
+	cs = append(cs, s.protocols()...)
 	for _, t := range reg.Tasks() {
 		if h, ok := t.(task.HTTP); ok {
 			cs = append(cs, s.taskRoutes(t.Name(), h.NewHTTP())...)
@@ -220,7 +227,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	task.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "models": models})
 }
 
-// ModelList is the body of GET /v1/models.
+// ModelList is the body of GET /api/v1/models.
 type ModelList struct {
 	Models []registry.ModelStatus `json:"models"`
 	Config registry.ConfigStatus  `json:"config"`

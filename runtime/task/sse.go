@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -38,12 +38,29 @@ func (s *SSE) start() {
 
 // Event sends one event whose data is v as JSON, and flushes it.
 func (s *SSE) Event(name string, v any) error {
-	s.start()
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(s.c.W, "event: %s\ndata: %s\n\n", name, data); err != nil {
+	return s.write("event: " + name + "\ndata: " + string(data) + "\n\n")
+}
+
+// Data sends one unnamed event whose data is v as JSON (a string as it is), and flushes it.
+func (s *SSE) Data(v any) error {
+	text, ok := v.(string)
+	if !ok {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		text = string(data)
+	}
+	return s.write("data: " + text + "\n\n")
+}
+
+func (s *SSE) write(event string) error {
+	s.start()
+	if _, err := io.WriteString(s.c.W, event); err != nil {
 		s.WriteFailed = true
 		return err
 	}
