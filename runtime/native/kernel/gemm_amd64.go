@@ -125,6 +125,8 @@ func storeTile8(dst []float32, lo, hi archsimd.Float32x8, cols int, acc bool) {
 
 // tile16 is the inner loop of gemmPacked16, on its own so that its registers are
 // all it holds: the row addresses of A, the panel address and the 8 sums.
+//
+//go:noinline
 func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load16(pb, 0), load16(pb, 64)
@@ -144,6 +146,8 @@ func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c
 }
 
 // tile8 is tile16 with 8 lanes: 4 rows x 16 columns.
+//
+//go:noinline
 func tile8(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load8(pb, 0), load8(pb, 32)
