@@ -38,8 +38,8 @@ type rnnWeights struct {
 }
 
 // dirWeights holds one direction: W row-major [G*H, I] for the dense mat-vec
-// and GEMM, its transpose [I, G*H] so a one-hot input row is one contiguous
-// row to add, R [G*H, H], and the biases pre-summed (W_b + R_b; GRU keeps
+// and GEMM, its transpose [I, G*H] with the bias added to every row (a one-hot
+// input row's whole projection is one contiguous row to copy), R [G*H, H], and the biases pre-summed (W_b + R_b; GRU keeps
 // R_b of its h gate apart, as the reset gate scales it).
 type dirWeights struct {
 	w, wt, r, bias, rbh []float32
@@ -195,6 +195,7 @@ func (o *recurrent) prepare(dst *rnnWeights, w, r, b, p *value) error {
 				}
 			}
 		}
+		kernel.AddBias(dw.wt, bias, I, G) // a one-hot row's projection is one row of wt
 		if o.kind != cellGRU {
 			packFused(dw, G, I, H)
 		}
@@ -432,7 +433,7 @@ func timeOf(s, b int, lens []int64, rev bool) int {
 func active(lens []int64, s, b int) bool { return lens == nil || s < int(lens[b]) }
 
 // project sets xw[row] = W x[row] + bias for every row: a one-hot row is the
-// sum of bias and one row of W^T; dense rows go through the GEMM.
+// row of W^T plus bias (dw.wt); dense rows go through the GEMM.
 func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
 	if !anyOneHot(xs, rows, I) {
 		mulPacked(xw, xs, dw.w, dw.wp, rows, G, I, false)
@@ -443,7 +444,6 @@ func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
 		row, dst := xs[r*I:(r+1)*I], xw[r*G:(r+1)*G]
 		if j := oneHot(row); j >= 0 {
 			copy(dst, dw.wt[j*G:(j+1)*G])
-			kernel.AddBias(dst, dw.bias, 1, G)
 			continue
 		}
 		kernel.MatVec(dst, dw.w, row, dw.bias, G, I)
