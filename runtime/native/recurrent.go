@@ -38,19 +38,23 @@ type rnnWeights struct {
 }
 
 // dirWeights holds one direction: W row-major [G*H, I] for the dense mat-vec
-// and GEMM, its transpose [I, G*H] so a one-hot input row is one contiguous
-// row to add, R [G*H, H], and the biases pre-summed (W_b + R_b; GRU keeps
+// and GEMM, its transpose [I, G*H] with the bias added to every row (a one-hot
+// input row's whole projection is one contiguous row to copy), R [G*H, H], and the biases pre-summed (W_b + R_b; GRU keeps
 // R_b of its h gate apart, as the reset gate scales it).
 type dirWeights struct {
 	w, wt, r, bias, rbh []float32
 	p                   []float32 // LSTM peepholes [3H] (i, o, f), or nil
 	wp, rp              []float32 // W and R packed for kernel.GemmPacked (batched rows)
+	// wrp is [W | R | bias] (G x (I+H+1)) packed for kernel.GemmPacked, LSTM and
+	// RNN only: a batched step of dense inputs is then one GEMM of [x_t | h | 1]
+	// (see fusedStep); wr is its row-major scratch.
+	wr, wrp []float32
 }
 
 type rnnState struct {
 	wts                     rnnWeights
 	x, xw, g, tmp, tmp2, rh []float32
-	h, c                    []float32
+	h, c, xa                []float32
 }
 
 func (*recurrent) newState() any { return &rnnState{} }
@@ -179,21 +183,38 @@ func (o *recurrent) prepare(dst *rnnWeights, w, r, b, p *value) error {
 		rbh := grow(&dw.rbh, H)
 		clear(bias)
 		clear(rbh)
-		if b == nil {
-			continue
-		}
-		wb, rb := b.f[d*2*G:d*2*G+G], b.f[d*2*G+G:(d+1)*2*G]
-		for k := range bias {
-			bias[k] = wb[k] + rb[k]
-		}
-		if o.kind == cellGRU {
-			copy(rbh, rb[2*H:])
-			for k := 2 * H; k < G; k++ {
-				bias[k] = wb[k]
+		if b != nil {
+			wb, rb := b.f[d*2*G:d*2*G+G], b.f[d*2*G+G:(d+1)*2*G]
+			for k := range bias {
+				bias[k] = wb[k] + rb[k]
 			}
+			if o.kind == cellGRU {
+				copy(rbh, rb[2*H:])
+				for k := 2 * H; k < G; k++ {
+					bias[k] = wb[k]
+				}
+			}
+		}
+		kernel.AddBias(dw.wt, bias, I, G) // a one-hot row's projection is one row of wt
+		if o.kind != cellGRU {
+			packFused(dw, G, I, H)
 		}
 	}
 	return nil
+}
+
+// packFused lays out dw.wrp: row j of [W | R | bias] is W's row j, R's row j
+// and bias[j], packed for kernel.GemmPacked.
+func packFused(dw *dirWeights, G, I, H int) {
+	K := I + H + 1
+	wr := grow(&dw.wr, G*K)
+	for j := range G {
+		row := wr[j*K : (j+1)*K]
+		copy(row, dw.w[j*I:(j+1)*I])
+		copy(row[I:], dw.r[j*H:(j+1)*H])
+		row[I+H] = dw.bias[j]
+	}
+	kernel.PackNT(grow(&dw.wrp, kernel.PackedLen(G, K)), wr, G, K)
 }
 
 // dims of one call.
@@ -327,8 +348,12 @@ func (o *recurrent) yAt(d rnnDims, t, dir, b int) int {
 
 // direction runs one direction over the whole sequence.
 func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float32, lens []int64, h0, c0 *value, outs rnnOuts, d rnnDims) {
-	xw := grow(&st.xw, d.T*d.B*d.G)
-	project(xw, xs, d.T*d.B, d.I, d.G, dw)
+	fused := dw.wrp != nil && d.B > 1 && lens == nil && !anyOneHot(xs, d.T*d.B, d.I)
+	var xw []float32
+	if !fused {
+		xw = grow(&st.xw, d.T*d.B*d.G)
+		project(xw, xs, d.T*d.B, d.I, d.G, dw)
+	}
 	h, c := grow(&st.h, d.B*d.H), grow(&st.c, d.B*d.H)
 	for b := range d.B {
 		hb, cb := h[b*d.H:(b+1)*d.H], c[b*d.H:(b+1)*d.H]
@@ -345,31 +370,31 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 	}
 	rev := o.reverse[dir]
 	for s := range d.T {
-		var g []float32
-		if lens == nil {
-			t := s
-			if rev {
-				t = d.T - 1 - s
-			}
-			g = xw[t*d.B*d.G : (t+1)*d.B*d.G]
-		} else {
-			g = grow(&st.g, d.B*d.G)
+		t := s
+		if rev {
+			t = d.T - 1 - s
+		}
+		switch {
+		case fused:
+			o.fusedStep(st, dw, o.acts[dir], xs[t*d.B*d.I:(t+1)*d.B*d.I], h, c, d)
+		case lens == nil:
+			o.step(st, dw, o.acts[dir], xw[t*d.B*d.G:(t+1)*d.B*d.G], h, c, lens, s, d)
+		default:
+			g := grow(&st.g, d.B*d.G)
 			for b := range d.B {
 				if t := timeOf(s, b, lens, rev); t >= 0 {
 					copy(g[b*d.G:(b+1)*d.G], xw[(t*d.B+b)*d.G:(t*d.B+b+1)*d.G])
 				}
 			}
+			o.step(st, dw, o.acts[dir], g, h, c, lens, s, d)
 		}
-		o.step(st, dw, o.acts[dir], g, h, c, lens, s, d)
 		if outs.y == nil {
 			continue
 		}
 		for b := range d.B {
-			t := s
+			t := t
 			if lens != nil {
 				t = timeOf(s, b, lens, rev)
-			} else if rev {
-				t = d.T - 1 - s
 			}
 			if t >= 0 {
 				off := o.yAt(d, t, dir, b)
@@ -408,15 +433,9 @@ func timeOf(s, b int, lens []int64, rev bool) int {
 func active(lens []int64, s, b int) bool { return lens == nil || s < int(lens[b]) }
 
 // project sets xw[row] = W x[row] + bias for every row: a one-hot row is the
-// sum of bias and one row of W^T; dense rows go through the GEMM.
+// row of W^T plus bias (dw.wt); dense rows go through the GEMM.
 func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
-	hot := 0
-	for r := range rows {
-		if oneHot(xs[r*I:(r+1)*I]) >= 0 {
-			hot++
-		}
-	}
-	if hot == 0 {
+	if !anyOneHot(xs, rows, I) {
 		mulPacked(xw, xs, dw.w, dw.wp, rows, G, I, false)
 		kernel.AddBias(xw, dw.bias, rows, G)
 		return
@@ -424,14 +443,38 @@ func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
 	for r := range rows {
 		row, dst := xs[r*I:(r+1)*I], xw[r*G:(r+1)*G]
 		if j := oneHot(row); j >= 0 {
-			col := dw.wt[j*G : (j+1)*G]
-			for k, b := range dw.bias {
-				dst[k] = b + col[k]
-			}
+			copy(dst, dw.wt[j*G:(j+1)*G])
 			continue
 		}
 		kernel.MatVec(dst, dw.w, row, dw.bias, G, I)
 	}
+}
+
+// anyOneHot reports whether any of the rows of xs (I values each) is one-hot.
+func anyOneHot(xs []float32, rows, I int) bool {
+	for r := range rows {
+		if oneHot(xs[r*I:(r+1)*I]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fusedStep advances every row of a batch of dense inputs x [B, I] by one step
+// of an LSTM or RNN with one GEMM: g = [x | h | 1] [W | R | bias]^T, then the
+// cell. No projection of all time steps is kept: g stays in cache for the cell.
+func (o *recurrent) fusedStep(st *rnnState, dw *dirWeights, act unKind, x, h, c []float32, d rnnDims) {
+	I, H, K := d.I, d.H, d.I+d.H+1
+	a := grow(&st.xa, d.B*K)
+	for b := range d.B {
+		row := a[b*K : (b+1)*K]
+		copy(row, x[b*I:(b+1)*I])
+		copy(row[I:], h[b*H:(b+1)*H])
+		row[I+H] = 1
+	}
+	g := grow(&st.g, d.B*d.G)
+	kernel.GemmPacked(g, a, dw.wrp, d.B, d.G, K, false)
+	o.cells(dw, act, g, h, c, nil, 0, d)
 }
 
 // oneHot returns the index of the single 1 in row when every other value is 0, else -1.
@@ -472,24 +515,28 @@ func (o *recurrent) step(st *rnnState, dw *dirWeights, act unKind, g, h, c []flo
 			return
 		}
 		mulPacked(g, h, dw.r, dw.rp, d.B, G, H, true)
-		for b := range d.B {
-			switch {
-			case !active(lens, s, b):
-			case dw.p != nil:
-				peepholeCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], dw.p, H)
-			default:
-				kernel.LSTMCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], H)
-			}
-		}
 	case cellRNN:
 		mulPacked(g, h, dw.r, dw.rp, d.B, G, H, true)
-		for b := range d.B {
-			if active(lens, s, b) {
-				unaryFloats(act, h[b*H:(b+1)*H], g[b*G:(b+1)*G])
-			}
-		}
 	case cellGRU:
 		o.gru(st, dw, g, h, lens, s, d)
+		return
+	}
+	o.cells(dw, act, g, h, c, lens, s, d)
+}
+
+// cells applies the LSTM or RNN cell to every active row of g (W x + R h + bias).
+func (o *recurrent) cells(dw *dirWeights, act unKind, g, h, c []float32, lens []int64, s int, d rnnDims) {
+	H, G := d.H, d.G
+	for b := range d.B {
+		switch {
+		case !active(lens, s, b):
+		case o.kind == cellRNN:
+			unaryFloats(act, h[b*H:(b+1)*H], g[b*G:(b+1)*G])
+		case dw.p != nil:
+			peepholeCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], dw.p, H)
+		default:
+			kernel.LSTMCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], H)
+		}
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 	"unsafe"
 )
 
-// gemmPacked16 computes C = A B^T (+ C) from B packed by PackNT, in tiles of 4
+// gemmPacked16 computes C = A B^T (+ C) from B packed by PackNT: groups of 8 rows
+// by tile8x32 (assembly, 16 accumulators), the rest in tiles of 4
 // rows x 32 columns of C held in 8 registers: for each p, two loads of the panel
 // (B's column p for 32 units, contiguous), four broadcasts of A[i..i+3][p] and 8
 // FMAs (the outer-product form). A panel (16 KB at k = 128) stays in L1 while the
@@ -23,14 +24,23 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 	}
 	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
 	ast := uintptr(k) * 4
+	var out [8 * PanelWidth]float32
 	for q := 0; q*PanelWidth < n; q++ {
 		panel := unsafe.Pointer(&bp[q*PanelWidth*k])
 		cols := min(PanelWidth, n-q*PanelWidth)
-		for i := 0; i < m; i += 4 {
+		col := q * PanelWidth
+		i := 0
+		for ; i+8 <= m; i += 8 {
+			tile8x32(unsafe.Pointer(&a[i*k]), ast, panel, k, &out)
+			for r := range 8 {
+				o := out[r*PanelWidth : (r+1)*PanelWidth]
+				storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(o), archsimd.LoadFloat32x16Slice(o[16:]), cols, acc)
+			}
+		}
+		for ; i < m; i += 4 {
 			a0 := unsafe.Pointer(&a[i*k])
 			a1, a2, a3 := rest3(a0, m-i, ast)
 			c00, c01, c10, c11, c20, c21, c30, c31 := tile16(a0, a1, a2, a3, panel, ast)
-			col := q * PanelWidth
 			rows := min(4, m-i)
 			storeTile16(c[i*n+col:], c00, c01, cols, acc)
 			if rows > 1 {
@@ -45,6 +55,15 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 		}
 	}
 }
+
+// tile8x32 (gemm8_amd64.s) sets out to the 8 x 32 tile of A B^T for the 8 rows of
+// A from a (ast bytes apart) and one panel of a packed B, k > 0. It is assembly:
+// Go's compiler gives archsimd code only Z0-Z14, never folds a broadcast load
+// and puts an FMA's result in its multiplicand, so its 4 x 32 tile (tile16) spends
+// more instructions on register moves than on FMAs.
+//
+//go:noescape
+func tile8x32(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, out *[8 * PanelWidth]float32)
 
 // storeTile16 sets (or adds to) the first cols <= 32 values of dst from lo and hi.
 func storeTile16(dst []float32, lo, hi archsimd.Float32x16, cols int, acc bool) {
@@ -123,8 +142,10 @@ func storeTile8(dst []float32, lo, hi archsimd.Float32x8, cols int, acc bool) {
 	}
 }
 
-// tile16 is the inner loop of gemmPacked16, on its own so that its registers are
+// tile16 is the inner loop of gemmPacked16 for the last rows, on its own so that its registers are
 // all it holds: the row addresses of A, the panel address and the 8 sums.
+//
+//go:noinline
 func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load16(pb, 0), load16(pb, 64)
@@ -144,6 +165,8 @@ func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c
 }
 
 // tile8 is tile16 with 8 lanes: 4 rows x 16 columns.
+//
+//go:noinline
 func tile8(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load8(pb, 0), load8(pb, 32)

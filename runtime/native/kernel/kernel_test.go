@@ -110,7 +110,7 @@ func TestMatVec(t *testing.T) {
 func TestGemmNT(t *testing.T) {
 	forEach(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
-		for _, m := range []int{1, 2, 3, 5, 64} {
+		for _, m := range []int{1, 2, 3, 5, 13, 64} {
 			for _, n := range []int{1, 3, 4, 5, 16, 17, 32, 33, 70} {
 				for _, k := range []int{1, 7, 16, 28, 33, 128} {
 					a, b, c0 := randSlice(r, m*k), randSlice(r, n*k), randSlice(r, m*n)
