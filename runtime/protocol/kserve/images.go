@@ -37,17 +37,12 @@ func (h *handler) images(w http.ResponseWriter, r *http.Request, req InferReques
 		return
 	}
 	c := task.NewCall(w, r, h.env.Registry, classify.Name, h.env.Limits, classify.MapError)
-	lease, inst, err := c.Acquire()
+	lease, in, err := acquire[*classify.Instance](c)
 	if err != nil {
 		imageFail(c, err)
 		return
 	}
 	defer lease.Release()
-	in, ok := inst.(*classify.Instance)
-	if !ok {
-		imageFail(c, fmt.Errorf("task %s: instance of type %T", classify.Name, inst))
-		return
-	}
 	ctx, cancel := h.context(r)
 	defer cancel()
 	results, err := in.ClassifyFiles(ctx, files, h.env.Limits)

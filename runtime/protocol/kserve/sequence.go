@@ -83,17 +83,12 @@ func (h *handler) sequence(w http.ResponseWriter, r *http.Request, req InferRequ
 		return
 	}
 	c := task.NewCall(w, r, h.env.Registry, generate.Name, h.env.Limits, generate.MapError)
-	lease, inst, err := c.Acquire()
+	lease, in, err := acquire[*generate.Instance](c)
 	if err != nil {
 		seqFail(c, err)
 		return
 	}
 	defer lease.Release()
-	in, ok := inst.(*generate.Instance)
-	if !ok {
-		seqFail(c, fmt.Errorf("task %s: instance of type %T", generate.Name, inst))
-		return
-	}
 	ctx, cancel := h.context(r)
 	defer cancel()
 	text, err := h.step(ctx, lease, in, call)
