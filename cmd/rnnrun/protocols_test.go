@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -225,5 +232,202 @@ func TestKServeSequenceLimit(t *testing.T) {
 	// A windowed or image model has no sequences.
 	if code, body := s.post("/v2/models/mnist/infer", "application/json", []byte(`{"parameters": {"sequence_id": 3, "sequence_start": true}, "inputs": []}`)); code != 422 {
 		t.Fatalf("a sequence on mnist: %d %s", code, body)
+	}
+}
+
+// mnistPNGs are shipped MNIST test images, by name.
+func mnistPNGs(t *testing.T, names ...string) [][]byte {
+	t.Helper()
+	var files [][]byte
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(repoRoot(), "runtime", "vision", "testdata", "mnist", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	return files
+}
+
+// nativeClassify is the classify route's labels and probabilities for files (multipart).
+func (s *served) nativeClassify(files [][]byte) ([]string, [][]float32) {
+	s.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for i, f := range files {
+		w, err := mw.CreateFormFile("image", fmt.Sprintf("%d.png", i))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		_, _ = w.Write(f)
+	}
+	_ = mw.Close()
+	code, out := s.post("/api/v1/models/mnist/classify", mw.FormDataContentType(), body.Bytes())
+	var resp struct {
+		Predictions []struct {
+			Label string
+			Probs []float32
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &resp); code != 200 || err != nil || len(resp.Predictions) != len(files) {
+		s.t.Fatalf("native classify: %d %s", code, out)
+	}
+	var labels []string
+	var probs [][]float32
+	for _, p := range resp.Predictions {
+		labels, probs = append(labels, p.Label), append(probs, p.Probs)
+	}
+	return labels, probs
+}
+
+// v2Binary posts a binary-extension request: the JSON header, then data.
+func (s *served) v2Binary(path string, head []byte, data []byte) (int, http.Header, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest("POST", s.base+path, bytes.NewReader(append(head, data...)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(len(head)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// lengthPrefixed is the v2 binary BYTES layout of elems.
+func lengthPrefixed(elems [][]byte) []byte {
+	var out []byte
+	for _, e := range elems {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(e)))
+		out = append(out, e...)
+	}
+	return out
+}
+
+// Encoded images as a v2 BYTES input, JSON (base64) and binary, give the
+// classify route's labels and probabilities for the same files.
+func TestKServeImageBytes(t *testing.T) {
+	s := serveProtocols(t, "RNNRUN_SERVER_MAX_IMAGES=3")
+	files := mnistPNGs(t, "t10k-00000.png", "t10k-00001.png", "t10k-00002.png")
+	labels, probs := s.nativeClassify(files)
+	t.Logf("classify route: labels %v", labels)
+	var b64 []string
+	for _, f := range files {
+		b64 = append(b64, base64.StdEncoding.EncodeToString(f))
+	}
+	jsonReq, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "image", "shape": []int{3}, "datatype": "BYTES", "data": b64}}})
+	code, out := s.post("/v2/models/mnist/infer", "application/json", jsonReq)
+	var resp struct {
+		Outputs []struct {
+			Name, Datatype string
+			Shape          []int64
+			Data           json.RawMessage
+			Parameters     map[string]int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &resp); code != 200 || err != nil || len(resp.Outputs) != 2 {
+		t.Fatalf("JSON infer: %d %s", code, out)
+	}
+	var gotProbs []float32
+	var gotLabels []string
+	_ = json.Unmarshal(resp.Outputs[0].Data, &gotProbs)
+	_ = json.Unmarshal(resp.Outputs[1].Data, &gotLabels)
+	if resp.Outputs[0].Name != "probs" || fmt.Sprint(resp.Outputs[0].Shape) != "[3 10]" || resp.Outputs[1].Datatype != "BYTES" {
+		t.Fatalf("JSON outputs: %s", out)
+	}
+	if fmt.Sprint(gotLabels) != fmt.Sprint(labels) || fmt.Sprint(gotProbs) != fmt.Sprint(flat(probs)) {
+		t.Fatalf("JSON infer: labels %v probs %v; classify route: %v %v", gotLabels, gotProbs, labels, probs)
+	}
+
+	// Binary in and out.
+	data := lengthPrefixed(files)
+	head := fmt.Appendf(nil, `{"parameters": {"binary_data_output": true}, "inputs": [{"name": "image", "shape": [3, 1], "datatype": "BYTES", "parameters": {"binary_data_size": %d}}]}`, len(data))
+	code, hdr, body := s.v2Binary("/v2/models/mnist/infer", head, data)
+	hlen, _ := strconv.Atoi(hdr.Get("Inference-Header-Content-Length"))
+	if code != 200 || hlen <= 0 || hlen > len(body) {
+		t.Fatalf("binary infer: %d %q", code, body)
+	}
+	if err := json.Unmarshal(body[:hlen], &resp); err != nil || len(resp.Outputs) != 2 {
+		t.Fatalf("binary infer header: %q %v", body[:hlen], err)
+	}
+	rest := body[hlen:]
+	n := resp.Outputs[0].Parameters["binary_data_size"]
+	gotProbs = make([]float32, n/4)
+	if err := binary.Read(bytes.NewReader(rest[:n]), binary.LittleEndian, gotProbs); err != nil {
+		t.Fatal(err)
+	}
+	gotLabels = nil
+	for rest = rest[n:]; len(rest) >= 4; {
+		l := binary.LittleEndian.Uint32(rest)
+		gotLabels, rest = append(gotLabels, string(rest[4:4+l])), rest[4+l:]
+	}
+	if fmt.Sprint(gotLabels) != fmt.Sprint(labels) || fmt.Sprint(gotProbs) != fmt.Sprint(flat(probs)) {
+		t.Fatalf("binary infer: labels %v probs %v; classify route: %v %v", gotLabels, gotProbs, labels, probs)
+	}
+
+	// Bad bytes are 400 naming the element; the classify route's limits apply.
+	bad := func(data []string, shape int) (int, string) {
+		req, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "image", "shape": []int{shape}, "datatype": "BYTES", "data": data}}})
+		return s.post("/v2/models/mnist/infer", "application/json", req)
+	}
+	garbage := base64.StdEncoding.EncodeToString([]byte("not an image"))
+	for _, tc := range []struct {
+		data  []string
+		shape int
+		code  int
+		want  string
+	}{
+		{[]string{b64[0], garbage}, 2, 400, `image \"image[1]\": not a PNG`},
+		{[]string{b64[0], "%%%"}, 2, 400, `input \"image\": element 1: illegal base64`},
+		{[]string{b64[0]}, 2, 400, "needs 2 elements"},
+		{[]string{b64[0], b64[1], b64[2], b64[0]}, 4, 413, "at most 3"},
+	} {
+		if code, body := bad(tc.data, tc.shape); code != tc.code || !strings.Contains(body, tc.want) || !strings.HasPrefix(body, `{"error":`) {
+			t.Errorf("%d elements: %d %s, want %d %q", len(tc.data), code, body, tc.code, tc.want)
+		}
+	}
+	short := lengthPrefixed(files[:1])
+	head = fmt.Appendf(nil, `{"inputs": [{"name": "image", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": %d}}]}`, len(short)+3)
+	if code, _, body := s.v2Binary("/v2/models/mnist/infer", head, append(short, 9, 0, 0)); code != 400 || !strings.Contains(string(body), "element 1") {
+		t.Errorf("truncated binary BYTES: %d %s", code, body)
+	}
+	// A text model takes no images.
+	if code, body := s.post("/v2/models/char/infer", "application/json", jsonReq); code != 422 {
+		t.Errorf("images to char: %d %s", code, body)
+	}
+}
+
+func flat(rows [][]float32) []float32 {
+	var out []float32
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// tritonclient[http] sends an np.object_ array of PNG bytes (binary, and
+// base64 as JSON): the classify route's labels and probabilities.
+func TestKServeTritonImages(t *testing.T) {
+	s := serveProtocols(t)
+	names := []string{"t10k-00003.png", "t10k-00004.png"}
+	labels, probs := s.nativeClassify(mnistPNGs(t, names...))
+	var paths []string
+	for _, n := range names {
+		paths = append(paths, filepath.Join(repoRoot(), "runtime", "vision", "testdata", "mnist", n))
+	}
+	var got map[string]struct {
+		Labels []string    `json:"labels"`
+		Probs  [][]float32 `json:"probs"`
+	}
+	runPython(t, &got, "triton_images.py", append([]string{strings.TrimPrefix(s.base, "http://"), "mnist"}, paths...)...)
+	for _, enc := range []string{"binary", "json"} {
+		t.Logf("%s: labels %v (classify route %v)", enc, got[enc].Labels, labels)
+		if fmt.Sprint(got[enc].Labels) != fmt.Sprint(labels) || fmt.Sprint(got[enc].Probs) != fmt.Sprint(probs) {
+			t.Fatalf("tritonclient %s: %v %v; classify route %v %v", enc, got[enc].Labels, got[enc].Probs, labels, probs)
+		}
 	}
 }

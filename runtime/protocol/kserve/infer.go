@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/task"
@@ -74,6 +75,10 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) {
 		h.sequence(w, r, req, rest)
 		return
 	}
+	if isImageRequest(req) {
+		h.images(w, r, req, rest)
+		return
+	}
 	inputs, err := tensors(req, rest)
 	if err != nil {
 		fail(w, r, err)
@@ -94,7 +99,8 @@ func (h *handler) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := InferResponse{ModelName: name, ModelVersion: lease.Version().SHA256[:12], ID: req.ID}
-	blobs, err := outputs(&resp, m.Signature(), req, outs)
+	names, values := tensorValues(m.Signature(), outs)
+	blobs, err := outputs(&resp, names, req, values)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -190,43 +196,58 @@ func input(in InputTensor, rest []byte) (*model.Tensor, int, error) {
 	return t, n, err
 }
 
-// outputs fills the response's outputs (the requested ones, else all in the
-// model's order) and returns the binary parts, in order.
-func outputs(resp *InferResponse, sig model.Signature, req InferRequest, outs map[string]*model.Tensor) ([][]byte, error) {
+// value is one output as the response carries it: its JSON data or its binary bytes.
+type value struct {
+	shape    []int64
+	datatype string
+	json     func() any
+	binary   func() []byte
+}
+
+func tensorValue(t *model.Tensor) value {
+	return value{shape: t.Shape, datatype: datatypeOf(t.DType()),
+		json: func() any { return jsonData(t) }, binary: func() []byte { return toBinary(t) }}
+}
+
+// tensorValues are a model's outputs, and their names in the model's order.
+func tensorValues(sig model.Signature, outs map[string]*model.Tensor) ([]string, map[string]value) {
+	names := make([]string, len(sig.Outputs))
+	values := map[string]value{}
+	for i, o := range sig.Outputs {
+		names[i] = o.Name
+	}
+	for name, t := range outs {
+		values[name] = tensorValue(t)
+	}
+	return names, values
+}
+
+// outputs fills the response's outputs (the requested ones, else all of names
+// in order) and returns the binary parts, in order.
+func outputs(resp *InferResponse, names []string, req InferRequest, outs map[string]value) ([][]byte, error) {
 	want := req.Outputs
 	if len(want) == 0 {
-		for _, o := range sig.Outputs {
-			want = append(want, RequestOutput{Name: o.Name})
+		for _, name := range names {
+			want = append(want, RequestOutput{Name: name})
 		}
 	}
 	var blobs [][]byte
 	for _, o := range want {
-		t, ok := outs[o.Name]
+		v, ok := outs[o.Name]
 		if !ok {
-			return nil, badRequest(fmt.Sprintf("output %q: the model has no such output (outputs: %s)", o.Name, outputNames(sig)))
+			return nil, badRequest(fmt.Sprintf("output %q: the model has no such output (outputs: %s)", o.Name, strings.Join(names, ", ")))
 		}
-		ot := OutputTensor{Name: o.Name, Shape: t.Shape, Datatype: datatypeOf(t.DType())}
+		ot := OutputTensor{Name: o.Name, Shape: v.shape, Datatype: v.datatype}
 		if o.Parameters.flag("binary_data") || (o.Parameters["binary_data"] == nil && req.Parameters.flag("binary_data_output")) {
-			b := toBinary(t)
+			b := v.binary()
 			ot.Parameters = Parameters{"binary_data_size": len(b)}
 			blobs = append(blobs, b)
 		} else {
-			ot.Data = jsonData(t)
+			ot.Data = v.json()
 		}
 		resp.Outputs = append(resp.Outputs, ot)
 	}
 	return blobs, nil
-}
-
-func outputNames(sig model.Signature) string {
-	var b bytes.Buffer
-	for i, o := range sig.Outputs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(o.Name)
-	}
-	return b.String()
 }
 
 // write sends the response: JSON, or its JSON header followed by the binary outputs.

@@ -158,3 +158,19 @@ func moduleVersion() string {
 	}
 	return "devel"
 }
+
+// acquire leases the call's model and its task's instance, of type I; the
+// caller releases the lease.
+func acquire[I registry.Instance](c *task.Call) (*registry.Lease, I, error) {
+	var zero I
+	lease, inst, err := c.Acquire()
+	if err != nil {
+		return nil, zero, err
+	}
+	in, ok := inst.(I)
+	if !ok {
+		lease.Release()
+		return nil, zero, fmt.Errorf("model %q: an instance of type %T, not %T", c.Model, inst, zero)
+	}
+	return lease, in, nil
+}

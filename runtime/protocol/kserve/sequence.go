@@ -2,7 +2,6 @@ package kserve
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,17 +83,12 @@ func (h *handler) sequence(w http.ResponseWriter, r *http.Request, req InferRequ
 		return
 	}
 	c := task.NewCall(w, r, h.env.Registry, generate.Name, h.env.Limits, generate.MapError)
-	lease, inst, err := c.Acquire()
+	lease, in, err := acquire[*generate.Instance](c)
 	if err != nil {
 		seqFail(c, err)
 		return
 	}
 	defer lease.Release()
-	in, ok := inst.(*generate.Instance)
-	if !ok {
-		seqFail(c, fmt.Errorf("task %s: instance of type %T", generate.Name, inst))
-		return
-	}
 	ctx, cancel := h.context(r)
 	defer cancel()
 	text, err := h.step(ctx, lease, in, call)
@@ -156,17 +150,11 @@ func bytesInput(in InputTensor, rest []byte) (string, error) {
 	if len(in.Shape) != 1 || in.Shape[0] != 1 {
 		return "", fmt.Errorf("shape %v: want [1]", in.Shape)
 	}
-	if _, ok := in.Parameters["binary_data_size"]; ok {
-		if len(rest) < 4 || int(binary.LittleEndian.Uint32(rest))+4 > len(rest) {
-			return "", errors.New("the binary data is not one length-prefixed element")
-		}
-		return string(rest[4 : 4+binary.LittleEndian.Uint32(rest)]), nil
+	elems, err := bytesElements(in, rest, func(s string) ([]byte, error) { return []byte(s), nil })
+	if err != nil {
+		return "", err
 	}
-	var data []string
-	if err := json.Unmarshal(in.Data, &data); err != nil || len(data) != 1 {
-		return "", errors.New(`data must be one string, ["..."]`)
-	}
-	return data[0], nil
+	return string(elems[0]), nil
 }
 
 // step runs one call of a sequence and returns the generated text.

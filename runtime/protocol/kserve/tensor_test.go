@@ -2,6 +2,7 @@ package kserve
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,5 +69,32 @@ func TestTensorErrors(t *testing.T) {
 	}
 	if d, ok := dtypeOf("BYTES"); ok || d != model.Unknown {
 		t.Fatal("BYTES is not a tensor element type of the backends")
+	}
+}
+
+// BYTES inputs: the binary layout (4-byte little-endian lengths) and JSON strings.
+func TestBytesElements(t *testing.T) {
+	raw := joinBytes([]string{"ab", "", "xyz"})
+	in := InputTensor{Name: "image", Shape: []int64{3, 1}, Datatype: "BYTES", Parameters: Parameters{"binary_data_size": float64(len(raw))}}
+	got, err := bytesElements(in, raw, nil)
+	if err != nil || fmt.Sprintf("%q", got) != `["ab" "" "xyz"]` {
+		t.Fatalf("binary: %q %v", got, err)
+	}
+	id := func(s string) ([]byte, error) { return []byte(s), nil }
+	for _, tc := range []struct {
+		in   InputTensor
+		rest []byte
+		want string
+	}{
+		{InputTensor{Shape: []int64{2}, Parameters: Parameters{"binary_data_size": float64(len(raw))}}, raw, "shape [2] needs 2 elements, the data holds 3"},
+		{InputTensor{Shape: []int64{1}, Parameters: Parameters{"binary_data_size": 5.0}}, raw[:5], "element 0: length 2, but 1 bytes are left"},
+		{InputTensor{Shape: []int64{2}, Parameters: Parameters{"binary_data_size": 8.0}}, raw[:8], "element 1: 2 bytes left, short of a 4-byte length"},
+		{InputTensor{Shape: []int64{1}, Parameters: Parameters{"binary_data_size": 4.0}}, raw, "must be the 17 bytes"},
+		{InputTensor{Shape: []int64{1}, Data: json.RawMessage(`[1]`)}, nil, "flat list of strings"},
+		{InputTensor{Shape: []int64{-1}, Data: json.RawMessage(`[]`)}, nil, "small non-negative"},
+	} {
+		if _, err := bytesElements(tc.in, tc.rest, id); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.in, err, tc.want)
+		}
 	}
 }

@@ -206,9 +206,7 @@ func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput boo
 	return images, results, nil
 }
 
-// maxRequestImages bounds the decoded pixels of one request to this many
-// images of the largest size, so many small, highly compressed files cannot
-// take unbounded memory.
+// maxRequestImages bounds the decoded pixels of one request (see pixelBudget).
 const maxRequestImages = 4
 
 func tooMany(n, limit int) error {
@@ -239,8 +237,7 @@ func preprocessParam(v string) (*bool, error) {
 }
 
 func (h *handler) decodeImage(c *task.Call, data []byte) (image.Image, error) {
-	img, _, err := vision.DecodeBytes(data, vision.DecodeOptions{MaxPixels: c.Limits.MaxPixels, MaxBytes: c.Limits.MaxBodyBytes})
-	return img, err
+	return decodeFile(data, c.Limits)
 }
 
 // readMultipart decodes every file part (or image/* part) of a multipart body.
@@ -250,7 +247,7 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 	}
 	mr := multipart.NewReader(c.R.Body, boundary)
 	var inputs []input
-	var pixels int64
+	var budget pixelBudget
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -288,10 +285,8 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 		if err != nil {
 			return nil, fmt.Errorf("image %q: %w", label, err)
 		}
-		b := img.Bounds()
-		if pixels += int64(b.Dx()) * int64(b.Dy()); pixels > int64(maxRequestImages)*int64(c.Limits.MaxPixels) {
-			return nil, task.NewError(http.StatusRequestEntityTooLarge, "image_too_large",
-				fmt.Sprintf("the images hold more than %d pixels together (%d times the limit of one image)", int64(maxRequestImages)*int64(c.Limits.MaxPixels), maxRequestImages))
+		if err := budget.add(img, c.Limits.MaxPixels); err != nil {
+			return nil, err
 		}
 		inputs = append(inputs, input{name: label, img: img})
 	}
