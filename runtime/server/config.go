@@ -20,6 +20,8 @@ type Config struct {
 	Listen string `mapstructure:"listen" json:"listen"`
 	// Limits bound one request (body size, lengths, images, time).
 	task.Limits `mapstructure:",squash"`
+	// Guard: decode budget, body and write deadlines, connection limit.
+	Guard `mapstructure:",squash"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -40,7 +42,9 @@ var Defaults = Config{
 		MaxImages:      64,
 		MaxPixels:      2048 * 2048, // up to 32 MiB once decoded
 		RequestTimeout: 60 * time.Second,
+		StreamIdle:     60 * time.Second,
 	},
+	Guard:             DefaultGuard,
 	ReadHeaderTimeout: 10 * time.Second,
 	IdleTimeout:       120 * time.Second,
 	ShutdownTimeout:   30 * time.Second,
@@ -82,7 +86,9 @@ func (c Config) Validate() error {
 		v   int64
 	}{{"max-body-bytes", c.MaxBodyBytes}, {"max-length", int64(c.MaxLength)}, {"max-prompt-chars", int64(c.MaxPromptChars)},
 		{"max-images", int64(c.MaxImages)}, {"max-pixels", int64(c.MaxPixels)}, {"request-timeout", int64(c.RequestTimeout)},
-		{"read-header-timeout", int64(c.ReadHeaderTimeout)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
+		{"read-header-timeout", int64(c.ReadHeaderTimeout)},
+		{"max-decode-bytes", c.MaxDecodeBytes}, {"body-timeout", int64(c.BodyTimeout)}, {"write-timeout", int64(c.WriteTimeout)},
+		{"max-connections", int64(c.MaxConnections)}, {"stream-idle-timeout", int64(c.StreamIdle)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: server.%s is negative", registry.ErrBadConfig, f.key))
 		}

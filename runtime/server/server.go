@@ -44,16 +44,20 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
+	// Guard: the decode budget and the body and write deadlines (guard.go);
+	// zero fields take Defaults'.
+	Guard Guard
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits} }
+func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits, Guard: c.Guard} }
 
 func (o *Options) fill() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
+	conf.Fill(&o.Guard, Defaults.Guard)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.
@@ -64,6 +68,8 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	gather  prometheus.Gatherer
+	budget  *task.Budget
+	handler http.Handler // mux behind the guard
 }
 
 // New returns the API handler over reg.
@@ -74,7 +80,9 @@ func New(reg *registry.Registry, opts Options) *Server {
 		promReg = prometheus.NewRegistry()
 		promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg}
+	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg,
+		budget: task.NewBudget(opts.Guard.MaxDecodeBytes)}
+	s.handler = s.guard(s.mux)
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
 	for _, t := range reg.Tasks() {
@@ -127,14 +135,16 @@ func (s *Server) taskRoutes(name string, h task.Handlers) []prometheus.Collector
 		}
 		handle := rt.Handle
 		s.handle(rt.Method, Prefix+"/models/{name}/"+rt.Path, label, func(w http.ResponseWriter, r *http.Request) {
-			handle(task.NewCall(w, r, s.reg, name, s.opts.Limits, h.MapError))
+			call := task.NewCall(w, r, s.reg, name, s.opts.Limits, h.MapError)
+			call.Decode = s.budget
+			handle(call)
 		})
 	}
 	return h.Collectors
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // recorder remembers the status and size of a response.
 type recorder struct {

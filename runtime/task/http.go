@@ -20,6 +20,8 @@ type Call struct {
 	R      *http.Request
 	Model  string // the {name} of the route
 	Limits Limits
+	// Decode is the server-wide budget of decoded input in flight (nil: unbounded).
+	Decode *Budget
 
 	task     string
 	reg      *registry.Registry
@@ -47,6 +49,10 @@ func (c *Call) Acquire() (*registry.Lease, registry.Instance, error) {
 	}
 	return lease, in, nil
 }
+
+// ErrBodyTimeout is a request body that did not arrive within the server's
+// body timeout (408).
+var ErrBodyTimeout = errors.New("request body timeout")
 
 // Known fails the call with 404 unless the model is configured (so a bad
 // request for an unknown model says so before its body is read).
@@ -153,6 +159,8 @@ func MapError(err error) *APIError {
 	switch {
 	case errors.As(err, &mbe):
 		return NewError(http.StatusRequestEntityTooLarge, "body_too_large", msg)
+	case errors.Is(err, ErrBodyTimeout):
+		return NewError(http.StatusRequestTimeout, "body_timeout", msg)
 	case errors.Is(err, registry.ErrNotFound):
 		return NewError(http.StatusNotFound, "model_not_found", msg)
 	case errors.Is(err, registry.ErrBusy):
@@ -202,8 +210,7 @@ func DecodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if BodyError(err) {
 			return err
 		}
 		return NewError(http.StatusBadRequest, "bad_json", "the body is not valid JSON for this request: "+err.Error())
@@ -212,6 +219,13 @@ func DecodeJSON(r *http.Request, v any) error {
 		return NewError(http.StatusBadRequest, "bad_json", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// BodyError reports whether err is the body's own limit (too large, too
+// slow) rather than bad content: such errors keep their own status.
+func BodyError(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe) || errors.Is(err, ErrBodyTimeout)
 }
 
 // Outcome lets a handler override the recorded status (e.g. a client that

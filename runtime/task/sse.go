@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // SSE writes a response as Server-Sent Events. The headers go out with the
@@ -36,12 +37,16 @@ func (s *SSE) start() {
 	s.c.W.WriteHeader(http.StatusOK)
 }
 
-// Event sends one event whose data is v as JSON, and flushes it.
+// Event sends one event whose data is v as JSON, and flushes it, within
+// the stream idle limit (Limits.StreamIdle) from now.
 func (s *SSE) Event(name string, v any) error {
 	s.start()
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	if idle := s.c.Limits.StreamIdle; idle > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(idle)) // replaces the non-streaming deadline
 	}
 	if _, err := fmt.Fprintf(s.c.W, "event: %s\ndata: %s\n\n", name, data); err != nil {
 		s.WriteFailed = true

@@ -69,10 +69,14 @@ type Response struct {
 	Predictions []Classification `json:"predictions"`
 }
 
-// input is one image of a request before preparation.
+// input is one image of a request before preparation: an encoded picture
+// (its bytes and header, decoded only inside a concurrency slot and under the
+// server's decode budget) or JSON pixels.
 type input struct {
 	name string
-	img  image.Image // decoded picture, or nil
+	data []byte       // the encoded picture, or nil
+	cfg  image.Config // its header
+	img  image.Image  // the decoded picture, while it is prepared
 	gray *vision.Gray
 }
 
@@ -90,14 +94,20 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body)
 	cls, inputs := in.Classifier(), b.inputs
 	if b.pixelsJSON != nil {
 		var err error
-		if inputs, err = pixelInputs(cls, b.pixelsJSON, c.Limits.MaxImages); err != nil {
+		release, err := c.Reserve(vision.JSONDecodedBytes(len(b.pixelsJSON)))
+		if err != nil {
+			return err
+		}
+		inputs, err = pixelInputs(cls, b.pixelsJSON, c.Limits.MaxImages)
+		release()
+		if err != nil {
 			return err
 		}
 	}
 	if len(inputs) == 0 {
 		return task.NewError(http.StatusBadRequest, "no_images", "the request holds no images")
 	}
-	images, results, err := prepareAll(cls, inputs, b.pre, b.withInput)
+	images, results, err := prepareAll(c, cls, inputs, b.pre, b.withInput)
 	if err != nil {
 		return err
 	}
@@ -116,9 +126,9 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body)
 	return nil
 }
 
-// read checks the media type and reads and decodes the body, before a
-// concurrency slot is taken. JSON pixel arrays are decoded later, at the
-// model's size.
+// read checks the media type, reads the body and checks each image's header,
+// before a concurrency slot is taken. The pictures are decoded later, in the
+// slot and under the decode budget; JSON pixel arrays too, at the model's size.
 func (h *handler) read(c *task.Call) (body, error) {
 	mt, params := task.MediaType(c.R)
 	switch mt {
@@ -159,8 +169,8 @@ func (h *handler) read(c *task.Call) (body, error) {
 	if err != nil {
 		return b, err
 	}
-	img, err := h.decodeImage(c, data)
-	b.inputs = []input{{img: img}}
+	cfg, err := probe(c, data)
+	b.inputs = []input{{data: data, cfg: cfg}}
 	return b, err
 }
 
@@ -181,13 +191,17 @@ func pixelInputs(cls *vision.Classifier, pixels []byte, maxImages int) ([]input,
 	return inputs, nil
 }
 
-// prepareAll prepares every input, naming the image that fails.
-func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
+// prepareAll decodes and prepares every input, one at a time, naming the
+// image that fails; only the model-sized result of each is kept.
+func prepareAll(c *task.Call, cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
 	images := make([]vision.Gray, len(inputs))
 	results := make([]Classification, len(inputs))
 	for i, in := range inputs {
-		g, prepped, err := prepare(cls, in, pre)
+		g, prepped, err := decodeAndPrepare(c, cls, in, pre)
 		if err != nil {
+			if errors.Is(err, errDecode) {
+				return nil, nil, err
+			}
 			if len(inputs) > 1 {
 				label := in.name
 				if label == "" {
@@ -238,9 +252,44 @@ func preprocessParam(v string) (*bool, error) {
 	return &b, nil
 }
 
-func (h *handler) decodeImage(c *task.Call, data []byte) (image.Image, error) {
-	img, _, err := vision.DecodeBytes(data, vision.DecodeOptions{MaxPixels: c.Limits.MaxPixels, MaxBytes: c.Limits.MaxBodyBytes})
-	return img, err
+func decodeOptions(c *task.Call) vision.DecodeOptions {
+	return vision.DecodeOptions{MaxPixels: c.Limits.MaxPixels, MaxBytes: c.Limits.MaxBodyBytes}
+}
+
+// probe checks an image's header against the limits without decoding it.
+func probe(c *task.Call, data []byte) (image.Config, error) {
+	cfg, _, err := vision.Probe(data, decodeOptions(c))
+	return cfg, err
+}
+
+// errDecode marks an error decoding a picture, which already names its image.
+var errDecode = errors.New("decoding")
+
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string   { return e.err.Error() }
+func (e decodeError) Unwrap() []error { return []error{e.err, errDecode} }
+
+// decodeAndPrepare decodes an encoded picture under the decode budget and
+// prepares it; the decoded picture is dropped before the next one is decoded.
+func decodeAndPrepare(c *task.Call, cls *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
+	if in.data == nil {
+		return prepare(cls, in, pre)
+	}
+	release, err := c.Reserve(vision.DecodedBytes(in.cfg))
+	if err != nil {
+		return vision.Gray{}, false, err
+	}
+	defer release()
+	img, _, err := vision.DecodeBytes(in.data, decodeOptions(c))
+	if err != nil {
+		if in.name != "" {
+			err = fmt.Errorf("image %q: %w", in.name, err)
+		}
+		return vision.Gray{}, false, decodeError{err}
+	}
+	in.img = img
+	return prepare(cls, in, pre)
 }
 
 // readMultipart decodes every file part (or image/* part) of a multipart body.
@@ -257,8 +306,7 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 			return inputs, nil
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			if task.BodyError(err) {
 				return nil, err
 			}
 			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
@@ -274,8 +322,7 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 		data, err := io.ReadAll(part)
 		part.Close()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			if task.BodyError(err) {
 				return nil, err
 			}
 			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
@@ -284,16 +331,15 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 		if label == "" {
 			label = part.FormName()
 		}
-		img, err := h.decodeImage(c, data)
+		cfg, err := probe(c, data)
 		if err != nil {
 			return nil, fmt.Errorf("image %q: %w", label, err)
 		}
-		b := img.Bounds()
-		if pixels += int64(b.Dx()) * int64(b.Dy()); pixels > int64(maxRequestImages)*int64(c.Limits.MaxPixels) {
+		if pixels += int64(cfg.Width) * int64(cfg.Height); pixels > int64(maxRequestImages)*int64(c.Limits.MaxPixels) {
 			return nil, task.NewError(http.StatusRequestEntityTooLarge, "image_too_large",
 				fmt.Sprintf("the images hold more than %d pixels together (%d times the limit of one image)", int64(maxRequestImages)*int64(c.Limits.MaxPixels), maxRequestImages))
 		}
-		inputs = append(inputs, input{name: label, img: img})
+		inputs = append(inputs, input{name: label, data: data, cfg: cfg})
 	}
 }
 
