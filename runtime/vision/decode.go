@@ -117,10 +117,11 @@ func Probe(data []byte, opts DecodeOptions) (image.Config, string, error) {
 	return cfg, format, nil
 }
 
-// DecodedBytes estimates the memory that decoding an image of cfg holds at
-// its peak: the decoded picture at its color model's bytes per pixel, plus
-// one grey byte per pixel for the conversion that follows, plus a quarter
-// of the picture for the decoder's own buffers (an interlaced PNG's passes).
+// DecodedBytes estimates the memory that decoding and preprocessing an image
+// of cfg holds at its peak: the decoded picture at its color model's bytes
+// per pixel and a quarter more for the decoder's buffers (an interlaced
+// PNG's passes), or, once it is grey, two grey copies and the float64 crop
+// Preprocess makes (10 bytes per pixel), whichever is larger.
 func DecodedBytes(cfg image.Config) int64 {
 	bpp := int64(8) // RGBA64 and anything unknown
 	switch cfg.ColorModel {
@@ -137,7 +138,7 @@ func DecodedBytes(cfg image.Config) int64 {
 		bpp = 1
 	}
 	px := int64(cfg.Width) * int64(cfg.Height)
-	return px*bpp + px + px*bpp/4
+	return max(px*bpp+px*bpp/4+px, px*10)
 }
 
 // describe makes the decoders' end-of-data errors say what they mean.

@@ -76,7 +76,6 @@ type input struct {
 	name string
 	data []byte       // the encoded picture, or nil
 	cfg  image.Config // its header
-	img  image.Image  // the decoded picture, while it is prepared
 	gray *vision.Gray
 }
 
@@ -274,7 +273,7 @@ func (e decodeError) Unwrap() []error { return []error{e.err, errDecode} }
 // prepares it; the decoded picture is dropped before the next one is decoded.
 func decodeAndPrepare(c *task.Call, cls *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
 	if in.data == nil {
-		return prepare(cls, in, pre)
+		return prepare(cls, *in.gray, false, pre)
 	}
 	release, err := c.Reserve(vision.DecodedBytes(in.cfg))
 	if err != nil {
@@ -288,8 +287,8 @@ func decodeAndPrepare(c *task.Call, cls *vision.Classifier, in input, pre *bool)
 		}
 		return vision.Gray{}, false, decodeError{err}
 	}
-	in.img = img
-	return prepare(cls, in, pre)
+	g := vision.ToGray(img)
+	return prepare(cls, g, true, pre)
 }
 
 // readMultipart decodes every file part (or image/* part) of a multipart body.
@@ -348,20 +347,14 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 // model's background is fed as is (as MNIST's own images should be), pixel
 // arrays of the model's size are fed as given, and everything else goes
 // through the classifier's preprocessing.
-func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
+func prepare(c *vision.Classifier, g vision.Gray, picture bool, pre *bool) (vision.Gray, bool, error) {
 	width, height := c.Size()
-	var g vision.Gray
-	if in.gray != nil {
-		g = *in.gray
-	} else {
-		g = vision.ToGray(in.img)
-	}
 	fits := g.Width == width && g.Height == height
 	doPre := !fits
 	switch {
 	case pre != nil:
 		doPre = *pre
-	case fits && in.gray == nil:
+	case fits && picture:
 		darkBackground := vision.BorderLevel(g) <= 127
 		doPre = darkBackground != (c.PreprocessOptions().Ink != vision.InkDarkOnLight)
 	}
@@ -371,10 +364,6 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 		}
 		return g, false, nil
 	}
-	var src image.Image = g
-	if in.img != nil {
-		src = in.img
-	}
-	p, err := c.Prepare(src)
+	p, err := c.Prepare(g) // a picture's grey conversion is where preprocessing starts
 	return p, true, err
 }
