@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // bigPNG is a 2048x2048 16-bit grey PNG of a few KB: a soft ramp with a
@@ -41,14 +42,17 @@ func bigPNG(t *testing.T, seed int) []byte {
 }
 
 // vmHWM is the peak resident set of process pid, in bytes.
-func vmHWM(t *testing.T, pid int) int64 {
+func vmHWM(t *testing.T, pid int) int64 { return procStatus(t, pid, "VmHWM") }
+
+// procStatus reads a field in kB of /proc/PID/status, in bytes.
+func procStatus(t *testing.T, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -56,7 +60,7 @@ func vmHWM(t *testing.T, pid int) int64 {
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmHWM in /proc/PID/status")
+	t.Fatalf("no %s in /proc/PID/status", field)
 	return 0
 }
 
@@ -111,6 +115,9 @@ func TestServeDecodeBombBounded(t *testing.T) {
 	if peak > 400<<20 {
 		t.Fatalf("peak RSS %d MB, want under 400 MB", peak>>20)
 	}
+	// The budget hands the burst's memory back to the OS once it is idle.
+	waitUntil(t, 10*time.Second, func() bool { return procStatus(t, s.cmd.Process.Pid, "VmRSS") < before+100<<20 })
+	t.Logf("VmRSS %d MB after the burst", procStatus(t, s.cmd.Process.Pid, "VmRSS")>>20)
 	ok := 0
 	for _, c := range codes {
 		if c == 200 {
@@ -119,5 +126,15 @@ func TestServeDecodeBombBounded(t *testing.T) {
 	}
 	if ok == 0 {
 		t.Fatal("no request succeeded")
+	}
+}
+
+// waitUntil polls cond until it holds or timeout passes (then fails).
+func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
 	}
 }

@@ -22,6 +22,11 @@ type Config struct {
 	task.Limits `mapstructure:",squash"`
 	// Guard: decode budget, body and write deadlines, connection limit.
 	Guard `mapstructure:",squash"`
+	// Auth: optional bearer tokens; Decode reads the token file.
+	Auth `mapstructure:",squash"`
+	// TLSCertFile and TLSKeyFile, both set, make rnnrun serve speak HTTPS.
+	TLSCertFile string `mapstructure:"tls-cert-file" json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `mapstructure:"tls-key-file" json:"tls_key_file,omitempty"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -67,6 +72,9 @@ func LoadConfig(path string) (Config, error) {
 // Decode reads the server: section of v, fills the defaults and validates it.
 func Decode(v *viper.Viper) (Config, error) {
 	SetDefaults(v)
+	for _, key := range []string{"auth-tokens", "auth-token-file", "public-metrics", "tls-cert-file", "tls-key-file"} {
+		_ = v.BindEnv("server." + key) // keys without a default: RNNRUN_SERVER_AUTH_TOKENS, ...
+	}
 	var file struct {
 		Server Config `mapstructure:"server"`
 	}
@@ -75,7 +83,14 @@ func Decode(v *viper.Viper) (Config, error) {
 	}
 	c := file.Server
 	conf.Fill(&c, Defaults)
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.Auth, err = c.Auth.load(); err != nil {
+		return c, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
+	}
+	return c, nil
 }
 
 // Validate rejects negative limits and timeouts.
@@ -92,6 +107,9 @@ func (c Config) Validate() error {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: server.%s is negative", registry.ErrBadConfig, f.key))
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("%w: server.tls-cert-file and server.tls-key-file go together", registry.ErrBadConfig))
 	}
 	return errors.Join(errs...)
 }

@@ -47,10 +47,14 @@ type Options struct {
 	// Guard: the decode budget and the body and write deadlines (guard.go);
 	// zero fields take Defaults'.
 	Guard Guard
+	// Auth: optional bearer tokens (auth.go); none means every route is open.
+	Auth Auth
 }
 
 // OptionsFromConfig takes the limits from a server config section.
-func OptionsFromConfig(c Config) Options { return Options{Limits: c.Limits, Guard: c.Guard} }
+func OptionsFromConfig(c Config) Options {
+	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth}
+}
 
 func (o *Options) fill() {
 	if o.Logger == nil {
@@ -82,7 +86,7 @@ func New(reg *registry.Registry, opts Options) *Server {
 	}
 	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg,
 		budget: task.NewBudget(opts.Guard.MaxDecodeBytes)}
-	s.handler = s.guard(s.mux)
+	s.handler = s.authorize(s.guard(s.mux))
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
 	for _, t := range reg.Tasks() {
