@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"image"
@@ -8,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,4 +139,39 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", timeout)
 		}
 	}
+}
+
+// server.max-connections caps the open connections: a third client waits
+// until one of two open connections closes.
+func TestServeMaxConnections(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rnnrun.yaml")
+	os.WriteFile(cfg, []byte("server:\n  max-connections: 2\nmodels:\n  - name: mnist\n    path: "+serveModel(t, "mnist.onnx")+"\n"), 0o600)
+	s := startServe(t, nil, "--config", cfg, "--playground=false")
+	addr := strings.TrimPrefix(s.base, "http://")
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // accepted and answered; kept alive
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	quick := &http.Client{Timeout: 500 * time.Millisecond}
+	if resp, err := quick.Get(s.base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a third connection was served (%d) with max-connections 2", resp.StatusCode)
+	}
+	held[0].Close()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(s.base + "/healthz")
+	if err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+	resp.Body.Close()
 }
