@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/task"
@@ -42,6 +43,11 @@ var DefaultGuard = Guard{
 // the body's read deadline and the response's write deadline.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); p != cleanPath(p) {
+			// The mux would answer a text/html redirect to the cleaned path.
+			task.WriteError(w, http.StatusBadRequest, "bad_path", fmt.Sprintf("the path %q is not in canonical form (no '.', '..' or empty segments)", p))
+			return
+		}
 		if max := s.opts.Limits.MaxBodyBytes; r.ContentLength > max {
 			w.Header().Set("Connection", "close")
 			task.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large",
@@ -60,6 +66,22 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is the canonical form of p, as http.ServeMux makes it: rooted,
+// without '.', '..' or empty segments, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // deadlineBody turns the read deadline's error into task.ErrBodyTimeout and

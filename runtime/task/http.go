@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,7 +208,11 @@ func MediaType(r *http.Request) (string, map[string]string) {
 
 // DecodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
 func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	br := bufio.NewReader(r.Body)
+	if isNull(br) {
+		return NewError(http.StatusBadRequest, "bad_json", "the body is JSON null; send an object")
+	}
+	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if BodyError(err) {
@@ -219,6 +224,25 @@ func DecodeJSON(r *http.Request, v any) error {
 		return NewError(http.StatusBadRequest, "bad_json", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// isNull reports whether the JSON value ahead in br is null (which
+// encoding/json would take as an empty object), peeking only.
+func isNull(br *bufio.Reader) bool {
+	for i := 1; ; i++ {
+		b, err := br.Peek(i)
+		if err != nil || len(b) < i {
+			return false
+		}
+		switch b[i-1] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case 'n':
+			rest, _ := br.Peek(i + 3)
+			return string(rest[i-1:]) == "null"
+		}
+		return false
+	}
 }
 
 // BodyError reports whether err is the body's own limit (too large, too
