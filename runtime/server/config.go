@@ -27,6 +27,8 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile, both set, make rnnrun serve speak HTTPS.
 	TLSCertFile string `mapstructure:"tls-cert-file" json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string `mapstructure:"tls-key-file" json:"tls_key_file,omitempty"`
+	// AbsolutePaths shows absolute file paths in GET /v1/models.
+	AbsolutePaths bool `mapstructure:"absolute-paths" json:"absolute_paths"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -72,7 +74,7 @@ func LoadConfig(path string) (Config, error) {
 // Decode reads the server: section of v, fills the defaults and validates it.
 func Decode(v *viper.Viper) (Config, error) {
 	SetDefaults(v)
-	for _, key := range []string{"auth-tokens", "auth-token-file", "public-metrics", "tls-cert-file", "tls-key-file"} {
+	for _, key := range []string{"auth-tokens", "auth-token-file", "public-metrics", "tls-cert-file", "tls-key-file", "absolute-paths"} {
 		_ = v.BindEnv("server." + key) // keys without a default: RNNRUN_SERVER_AUTH_TOKENS, ...
 	}
 	var file struct {

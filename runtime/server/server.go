@@ -49,11 +49,14 @@ type Options struct {
 	Guard Guard
 	// Auth: optional bearer tokens (auth.go); none means every route is open.
 	Auth Auth
+	// AbsolutePaths shows file paths in the models status as they are;
+	// by default they are relative to the config file's folder (paths.go).
+	AbsolutePaths bool
 }
 
 // OptionsFromConfig takes the limits from a server config section.
 func OptionsFromConfig(c Config) Options {
-	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth}
+	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth, AbsolutePaths: c.AbsolutePaths}
 }
 
 func (o *Options) fill() {
@@ -241,7 +244,8 @@ type ModelList struct {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	task.WriteJSON(w, http.StatusOK, ModelList{Models: s.reg.Status(), Config: s.reg.ConfigStatus()})
+	models, cfg := s.relPaths(s.reg.Status(), s.reg.ConfigStatus())
+	task.WriteJSON(w, http.StatusOK, ModelList{Models: models, Config: cfg})
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
@@ -250,5 +254,6 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 		task.WriteError(w, http.StatusNotFound, "model_not_found", "no model named "+strconv.Quote(r.PathValue("name")))
 		return
 	}
-	task.WriteJSON(w, http.StatusOK, st)
+	list, _ := s.relPaths([]registry.ModelStatus{st}, s.reg.ConfigStatus())
+	task.WriteJSON(w, http.StatusOK, list[0])
 }
