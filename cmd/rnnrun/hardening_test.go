@@ -175,3 +175,27 @@ func TestServeMaxConnections(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// A 40 KB command line works: ONNX Runtime's start-up, which reads it
+// recursively, runs on a stack sized for it (runtime/onnx/bigstack.go).
+// Before, over about 29 KB the process died with SIGSEGV.
+func TestLongCommandLine(t *testing.T) {
+	png := filepath.Join(repoRoot(), "runtime", "vision", "testdata", "mnist", "t10k-00000.png")
+	args := []string{"classify", "--model", serveModel(t, "mnist.onnx")}
+	size := 0
+	for size < 40<<10 {
+		args = append(args, png)
+		size += len(png) + 1
+	}
+	r := runCLI(t, args...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("%d files (%d bytes of arguments): exit %d, stderr %.300s", len(args)-3, size, r.code, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "\n"); n != len(args)-3 {
+		t.Fatalf("%d lines for %d files", n, len(args)-3)
+	}
+	first := strings.SplitN(r.stdout, "\n", 2)[0]
+	if !strings.HasPrefix(first, png+" 7 ") {
+		t.Fatalf("first line %q, want MNIST test image 0 classified as 7", first)
+	}
+}
