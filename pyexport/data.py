@@ -24,6 +24,7 @@ from .errors import ExportError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = REPO_ROOT.parent / "shared" / "data" / "pg1514.txt"
+PRETRAIN_TEXT = REPO_ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension

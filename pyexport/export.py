@@ -21,12 +21,13 @@ import numpy as np
 from . import data
 from .errors import ExportError
 
-MODELS = ("char", "mnist", "mnist_tf")
+MODELS = ("char", "char_large", "mnist", "mnist_tf")
 TOLERANCE = 1e-5
 MNIST_TARGET = 0.988
 MNIST_TF_TARGET = 0.98
 REPORT = "export-report.json"
 FAST_TEXT_CHARS = 5000
+FAST_LARGE_TEXT_CHARS = 20000
 
 
 def log(msg: str) -> None:
@@ -38,6 +39,10 @@ class Request:
     out: Path
     only: tuple[str, ...] = MODELS
     text: Path | None = None
+    pretrain_text: Path | None = None  # char's pretraining text (default data.PRETRAIN_TEXT)
+    no_pretrain: bool = False
+    large_text: Path | None = None  # char_large's text (default data.PRETRAIN_TEXT)
+    cache: Path | None = None  # trained weights are kept here and reused by an identical run
     mnist_dir: Path | None = None
     fast: bool = False
     lower: bool = False
@@ -97,8 +102,16 @@ def size(p: Path) -> str:
 # ---------------------------------------------------------------- parity
 
 
+def max_diff(got, want) -> float:
+    """The golden files' comparison: max |got - want| / max(1, |want|): the absolute
+    difference within [-1, 1], the relative one above (LSTM cell states grow past 80,
+    where one float32 step is already about 1e-5)."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want)))) if got.size else 0.0
+
+
 class Parity:
-    """Records max abs differences; any above the tolerance fails the export."""
+    """Records max differences (max_diff); any above the tolerance fails the export."""
 
     def __init__(self, model: str):
         self.model = model
@@ -108,13 +121,13 @@ class Parity:
         got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
         if got.shape != want.shape:
             raise ExportError(f"{self.model}: {name}: shape {list(got.shape)}, want {list(want.shape)}")
-        d = float(np.max(np.abs(got - want))) if got.size else 0.0
+        d = max_diff(got, want)
         self.diffs[name] = max(d, self.diffs.get(name, 0.0))
         return d
 
     def verify(self) -> None:
         for name, d in self.diffs.items():
-            log(f"{self.model}: parity {name}: max abs diff {d:.3g}")
+            log(f"{self.model}: parity {name}: max diff {d:.3g}")
         bad = {k: v for k, v in self.diffs.items() if not v <= TOLERANCE}
         if bad:
             worst = max(bad, key=bad.get)
@@ -129,13 +142,19 @@ def run(req: Request) -> int:
     t_start = time.time()
     out = Path(req.out)
     # Inputs are checked before TensorFlow is imported: bad input fails fast and quietly.
-    text = mnist = None
+    text = pretrain = large = mnist = None
     window = 100
     if "char" in req.only:
         path = req.text or data.DEFAULT_TEXT
         text = data.load_text(path, lower=req.lower, min_chars=data.min_text_chars(window))
         if req.fast:
             text = data.truncate_text(text, FAST_TEXT_CHARS)
+        if not req.no_pretrain:
+            pretrain = data.load_text(req.pretrain_text or data.PRETRAIN_TEXT, lower=req.lower, min_chars=window + 2)
+    if "char_large" in req.only:
+        large = data.load_text(req.large_text or data.PRETRAIN_TEXT, lower=req.lower, min_chars=data.min_text_chars(window))
+        if req.fast:
+            large = data.truncate_text(large, FAST_LARGE_TEXT_CHARS)
     if "mnist" in req.only or "mnist_tf" in req.only:
         mnist = data.load_mnist(req.mnist_dir or data.find_mnist_dir())
     stage = Stage(out)
@@ -145,7 +164,9 @@ def run(req: Request) -> int:
         settings = train.Settings(fast=req.fast, seed=req.seed, window=window, epochs=req.epochs)
         report = {}
         if "char" in req.only:
-            report["char"] = export_char(text, settings, stage)
+            report["char"] = export_char(text, pretrain, settings, stage, req.cache)
+        if "char_large" in req.only:
+            report["char_large"] = export_char_large(large, settings, stage, req.cache)
         if "mnist" in req.only:
             report["mnist"] = export_mnist(mnist, settings, stage)
         if "mnist_tf" in req.only:
@@ -177,37 +198,56 @@ def write_report(stage: Stage, report: dict, req: Request, wall: float) -> None:
     stage.install([REPORT])
 
 
-# ---------------------------------------------------------------- char
+# ---------------------------------------------------------------- char, char_large
 
 
-def export_char(text: data.Text, s, stage: Stage) -> dict:
+def export_char(text: data.Text, pretrain: data.Text | None, s, stage: Stage, cache: Path | None) -> dict:
+    from . import chartrain
+
+    res = chartrain.train_char(text, pretrain, s, cache)
+    return export_text_model(res, text, s, stage, windowed=True, rollout=True)
+
+
+def export_char_large(text: data.Text, s, stage: Stage, cache: Path | None) -> dict:
+    from . import chartrain
+
+    res = chartrain.train_char_large(text, s, cache)
+    return export_text_model(res, text, s, stage, windowed=False, rollout=False)
+
+
+def export_text_model(res, text: data.Text, s, stage: Stage, windowed: bool, rollout: bool) -> dict:
+    """Writes res.name.onnx (stateful), its SavedModel, [name_window.onnx] and their golden
+    vectors, after checking ONNX Runtime and the SavedModel against Keras."""
     import onnx
 
-    from . import golden, metadata, savedmodel, train
+    from . import chartrain, golden, metadata, savedmodel
     from .onnx_export import build_lstm_model
 
-    res = train.train_char(text, s)
-    W, V, H = s.window, len(res.vocab), train.UNITS
-    lw = train.keras_lstm_weights(res.model.get_layer("lstm"))
-    dw = train.keras_dense_weights(res.model.get_layer("dense"))
-    base = dict(
-        task="text-generation", framework="keras", output="probs", output_kind="probabilities",
-        training_data=text.description + ("" if text.case_policy == "preserve" else ", lower-cased")
-        + f": first {res.split} characters trained on, last {res.heldout_chars} held out",
-        sha256=text.sha256, training=res.config,
-    )
+    name = res.name
+    W, V = s.window, len(res.vocab)
+    s_in, s_out = chartrain.state_names(len(res.units))
+    sizes = [u for u in res.units for _ in (0, 1)]  # the width of each state tensor, in s_in order
+    training = res.config
+    base = dict(task="text-generation", framework="keras", output="probs", output_kind="probabilities",
+                training_data=res.training_data, sha256=text.sha256, training=training)
     tkeys = metadata.text_keys(vocab=res.vocab, window=W, case_policy=text.case_policy,
-                               heldout_loss=res.heldout_loss, heldout_chars=res.heldout_chars)
-    meta_char = {**metadata.common(name="char", **base), **tkeys, **metadata.state_keys(H)}
-    meta_win = {**metadata.common(name="char_window", **base), **tkeys}
-    doc = "Character-level LSTM(128) text generator, rnnrun contract: see metadata_props."
+                               heldout_loss=res.heldout_loss, heldout_chars=res.heldout_chars,
+                               heldout_method=res.heldout_method)
+    meta = {**metadata.common(name=name, **base), **tkeys, **metadata.state_keys(res.units[-1], s_in, s_out)}
+    arch = " -> ".join(f"LSTM({u})" for u in res.units)
+    doc = f"Character-level {arch} text generator, rnnrun contract: see metadata_props."
     ver = metadata.tool_versions()["keras"]
-    m_char = build_lstm_model(name="char", lstm=lw, dense=dw, time_dim="time", features=V, output="probs",
-                              stateful=True, metadata=meta_char, doc=doc, producer_version=ver)
-    m_win = build_lstm_model(name="char_window", lstm=lw, dense=dw, time_dim=W, features=V, output="probs",
-                             metadata=meta_win, doc=doc, producer_version=ver)
-    onnx.save(m_char, stage.path("char.onnx"))
-    onnx.save(m_win, stage.path("char_window.onnx"))
+    lw = res.lstm if len(res.lstm) > 1 else res.lstm[0]
+    m_state = build_lstm_model(name=name, lstm=lw, dense=res.dense, time_dim="time", features=V, output="probs",
+                               stateful=True, state_names=(s_in, s_out), metadata=meta, doc=doc, producer_version=ver)
+    onnx.save(m_state, stage.path(f"{name}.onnx"))
+    files = [f"{name}.onnx", f"{name}_savedmodel", f"testdata/{name}.json"]
+    if windowed:
+        meta_win = {**metadata.common(name=f"{name}_window", **base), **tkeys}
+        m_win = build_lstm_model(name=f"{name}_window", lstm=lw, dense=res.dense, time_dim=W, features=V,
+                                 output="probs", metadata=meta_win, doc=doc, producer_version=ver)
+        onnx.save(m_win, stage.path(f"{name}_window.onnx"))
+        files += [f"{name}_window.onnx", f"testdata/{name}_window.json"]
 
     # Fixed inputs from the real text: the window of `length` characters starting at
     # fraction `at` of the text (away from the front matter and the end).
@@ -218,116 +258,119 @@ def export_char(text: data.Text, s, stage: Stage) -> dict:
         start = int((n - length - 1) * at)
         return enc[start : start + length]
 
-    oh = lambda idx: train.one_hot(np.asarray(idx, np.int64), V)  # noqa: E731
-    zeros = lambda b: np.zeros((b, H), np.float32)  # noqa: E731
-    stateful = res.stateful
+    oh = lambda idx: chartrain.one_hot(np.asarray(idx, np.int64), V)  # noqa: E731
 
-    def keras_state(x, h, c):
-        p, ho, co = stateful.predict([x, h, c], verbose=0)
-        return {"probs": p, "h_out": ho, "c_out": co}
+    def zeros(b: int) -> dict:
+        return {k: np.zeros((b, u), np.float32) for k, u in zip(s_in, sizes)}
+
+    def carried(out: dict) -> dict:  # the state outputs of one call as the state inputs of the next
+        return {i: out[o] for i, o in zip(s_in, s_out)}
+
+    def keras_state(x, **state):
+        outs = res.stateful.predict([x, *(state[k] for k in s_in)], verbose=0)
+        return dict(zip(["probs", *s_out], outs))
 
     cases = []
     a = win(0.45, W + 20)  # a window of W, then 20 more characters
-    x = oh(a[None, :1])
-    cases.append(("one_step", {"x": x, "h": zeros(1), "c": zeros(1)}))
+    cases.append(("one_step", {"x": oh(a[None, :1]), **zeros(1)}))
     xa = oh(a[None, :W])
-    cases.append(("window_zero_state", {"x": xa, "h": zeros(1), "c": zeros(1)}))
-    ka = keras_state(xa, zeros(1), zeros(1))
-    cases.append(("window_nonzero_state", {"x": oh(a[None, W:]), "h": ka["h_out"], "c": ka["c_out"]}))
+    cases.append(("window_zero_state", {"x": xa, **zeros(1)}))
+    ka = keras_state(xa, **zeros(1))
+    cases.append(("window_nonzero_state", {"x": oh(a[None, W:]), **carried(ka)}))
     xb = oh(np.stack([win(at, W) for at in (0.2, 0.5, 0.8)]))
-    cases.append(("batch3", {"x": xb, "h": zeros(3), "c": zeros(3)}))
-    kb = keras_state(xb, zeros(3), zeros(3))
+    cases.append(("batch3", {"x": xb, **zeros(3)}))
+    kb = keras_state(xb, **zeros(3))
     xb2 = oh(np.stack([win(at, W + 10)[W:] for at in (0.2, 0.5, 0.8)]))
-    cases.append(("batch3_nonzero_state", {"x": xb2, "h": kb["h_out"], "c": kb["c_out"]}))
-    char_cases = [(name, inp, keras_state(**inp)) for name, inp in cases]
+    cases.append(("batch3_nonzero_state", {"x": xb2, **carried(kb)}))
+    state_cases = [(cn, inp, keras_state(**inp)) for cn, inp in cases]
 
     # 50-step rollout, one character at a time, state carried, in Keras.
     roll = win(0.62, 50)
-    h, c = zeros(1), zeros(1)
+    st = zeros(1)
     roll_probs = []
     for i in roll:
-        o = keras_state(oh([[i]]), h, c)
+        o = keras_state(oh([[i]]), **st)
         roll_probs.append(o["probs"][0])
-        h, c = o["h_out"], o["c_out"]
+        st = carried(o)
     roll_probs = np.stack(roll_probs)
-    roll_h, roll_c = h, c
+    roll_state = st
 
-    # The windowed model, in Keras.
-    xw1 = oh(win(0.3, W)[None])
-    xw2 = oh(np.stack([win(0.7, W), win(0.9, W)]))
-    win_cases = [(name, {"x": x}, {"probs": res.model.predict(x, verbose=0)}) for name, x in (("batch1", xw1), ("batch2", xw2))]
-
-    par = Parity("char")
+    par = Parity(name)
     # Keras stateful model (zero state) == the trained windowed model.
     xv = oh(np.stack([win(k / 31, W) for k in range(32)]))
     kv = res.model.predict(xv, verbose=0)
-    par.check("keras stateful vs keras window (32 windows)", keras_state(xv, zeros(32), zeros(32))["probs"], kv)
-    # ONNX Runtime.
-    s_char = ort_session(stage.path("char.onnx"))
-    s_win = ort_session(stage.path("char_window.onnx"))
-    for name, inp, want in char_cases:
-        got = ort_run(s_char, inp)
-        for k in want:
-            par.check(f"char.onnx vs keras ({k}, golden cases)", got[k], want[k])
-    par.check("char.onnx vs keras (32 windows, zero state)", ort_run(s_char, {"x": xv, "h": zeros(32), "c": zeros(32)})["probs"], kv)
-    par.check("char_window.onnx vs keras (32 windows)", ort_run(s_win, {"x": xv})["probs"], kv)
-    for name, inp, want in win_cases:
-        par.check("char_window.onnx vs keras (golden cases)", ort_run(s_win, inp)["probs"], want["probs"])
-    # Stateful rollout in ONNX vs Keras, and one call over the 50 characters vs the rollout.
-    h, c = zeros(1), zeros(1)
-    for t, i in enumerate(roll):
-        o = ort_run(s_char, {"x": oh([[i]]), "h": h, "c": c})
-        par.check("char.onnx rollout vs keras rollout (50 steps)", o["probs"][0], roll_probs[t])
-        h, c = o["h_out"], o["c_out"]
-    par.check("char.onnx rollout vs keras rollout (50 steps)", h, roll_h)
-    par.check("char.onnx rollout vs keras rollout (50 steps)", c, roll_c)
-    once = ort_run(s_char, {"x": oh(roll[None]), "h": zeros(1), "c": zeros(1)})
-    par.check("char.onnx one call vs one step at a time (50 chars)", once["probs"][0], roll_probs[-1])
-    # 100 characters one at a time through char.onnx vs Keras predict on the window.
-    h, c = zeros(1), zeros(1)
+    par.check("keras stateful vs keras window (32 windows)", keras_state(xv, **zeros(32))["probs"], kv)
+    s_onnx = ort_session(stage.path(f"{name}.onnx"))
+    onnx_run = lambda inp: ort_run(s_onnx, inp)  # noqa: E731
+    sm_dir = stage.path(f"{name}_savedmodel")
+    module = savedmodel.KerasLSTMServing(lw, res.dense, time_dim=None, features=V, stateful=True, state_names=(s_in, s_out))
+    savedmodel.save(module, module.serve, sm_dir, meta)
+    fn = savedmodel.load_signature(sm_dir)
+    sm_run = lambda inp: savedmodel.run_signature(fn, **inp)  # noqa: E731
+    for label, run in ((f"{name}.onnx", onnx_run), (f"{name}_savedmodel", sm_run)):
+        for cn, inp, want in state_cases:
+            got = run(inp)
+            for k in want:
+                par.check(f"{label} vs keras ({k}, golden cases)", got[k], want[k])
+        par.check(f"{label} vs keras (32 windows, zero state)", run({"x": xv, **zeros(32)})["probs"], kv)
+        # Stateful rollout vs Keras, and one call over the 50 characters vs the rollout.
+        st = zeros(1)
+        for t, i in enumerate(roll):
+            o = run({"x": oh([[i]]), **st})
+            par.check(f"{label} rollout vs keras rollout (50 steps)", o["probs"][0], roll_probs[t])
+            st = carried(o)
+        for k in s_in:
+            par.check(f"{label} rollout vs keras rollout (50 steps)", st[k], roll_state[k])
+        once = run({"x": oh(roll[None]), **zeros(1)})
+        par.check(f"{label} one call vs one step at a time (50 chars)", once["probs"][0], roll_probs[-1])
+    # W characters one at a time through the ONNX file vs Keras predict on the window.
+    st = zeros(1)
     for i in a[:W]:
-        o = ort_run(s_char, {"x": oh([[i]]), "h": h, "c": c})
-        h, c = o["h_out"], o["c_out"]
-    par.check("char.onnx one step at a time vs keras window predict (100 chars)", o["probs"], res.model.predict(xa, verbose=0))
-
-    # SavedModel: same inputs and outputs as char.onnx.
-    module = savedmodel.KerasLSTMServing(lw, dw, time_dim=None, features=V, stateful=True)
-    savedmodel.save(module, module.serve, stage.path("char_savedmodel"), meta_char)
-    fn = savedmodel.load_signature(stage.path("char_savedmodel"))
-    for name, inp, want in char_cases:
-        got = savedmodel.run_signature(fn, **inp)
-        for k in want:
-            par.check(f"char_savedmodel vs keras ({k}, golden cases)", got[k], want[k])
-    par.check("char_savedmodel vs keras (32 windows, zero state)", savedmodel.run_signature(fn, x=xv, h=zeros(32), c=zeros(32))["probs"], kv)
-    h, c = zeros(1), zeros(1)
-    for t, i in enumerate(roll):
-        o = savedmodel.run_signature(fn, x=oh([[i]]), h=h, c=c)
-        par.check("char_savedmodel rollout vs keras rollout (50 steps)", o["probs"][0], roll_probs[t])
-        h, c = o["h_out"], o["c_out"]
-    if savedmodel.read_metadata(stage.path("char_savedmodel")) != meta_char:
-        raise ExportError("char: SavedModel metadata differs from char.onnx metadata")
+        o = onnx_run({"x": oh([[i]]), **st})
+        st = carried(o)
+    par.check(f"{name}.onnx one step at a time vs keras window predict ({W} chars)", o["probs"], res.model.predict(xa, verbose=0))
+    win_cases = []
+    if windowed:
+        s_win = ort_session(stage.path(f"{name}_window.onnx"))
+        xw1 = oh(win(0.3, W)[None])
+        xw2 = oh(np.stack([win(0.7, W), win(0.9, W)]))
+        win_cases = [(cn, {"x": x}, {"probs": res.model.predict(x, verbose=0)}) for cn, x in (("batch1", xw1), ("batch2", xw2))]
+        par.check(f"{name}_window.onnx vs keras (32 windows)", ort_run(s_win, {"x": xv})["probs"], kv)
+        for cn, inp, want in win_cases:
+            par.check(f"{name}_window.onnx vs keras (golden cases)", ort_run(s_win, inp)["probs"], want["probs"])
+    if savedmodel.read_metadata(sm_dir) != meta:
+        raise ExportError(f"{name}: SavedModel metadata differs from {name}.onnx metadata")
     par.verify()
 
     def texts(x):  # the characters of each batch row, for readers of the golden files
         return ["".join(res.vocab[j] for j in row) for row in x.argmax(-1)]
 
-    golden.write_json(stage.path("testdata/char.json"), golden.cases_file(
-        "char.onnx", [golden.case(n, i, o, text=texts(i["x"])) for n, i, o in char_cases], TOLERANCE))
-    golden.write_json(stage.path("testdata/char_rollout.json"), {
-        "model": "char.onnx", "tolerance": TOLERANCE, "indices": [int(i) for i in roll],
-        "text": "".join(res.vocab[i] for i in roll),
-        "probs": golden.tensor(roll_probs), "h_out": golden.tensor(roll_h), "c_out": golden.tensor(roll_c)})
-    golden.write_json(stage.path("testdata/char_window.json"), golden.cases_file(
-        "char_window.onnx", [golden.case(n, i, o, text=texts(i["x"])) for n, i, o in win_cases], TOLERANCE))
-    stage.install(["char.onnx", "char_window.onnx", "char_savedmodel",
-                   "testdata/char.json", "testdata/char_rollout.json", "testdata/char_window.json"])
+    golden.write_json(stage.path(f"testdata/{name}.json"), golden.cases_file(
+        f"{name}.onnx", [golden.case(cn, i, o, text=texts(i["x"])) for cn, i, o in state_cases], TOLERANCE))
+    if rollout:
+        golden.write_json(stage.path(f"testdata/{name}_rollout.json"), {
+            "model": f"{name}.onnx", "tolerance": TOLERANCE, "indices": [int(i) for i in roll],
+            "text": "".join(res.vocab[i] for i in roll), "probs": golden.tensor(roll_probs),
+            **{o: golden.tensor(roll_state[i]) for i, o in zip(s_in, s_out)}})
+        files.append(f"testdata/{name}_rollout.json")
+    if windowed:
+        golden.write_json(stage.path(f"testdata/{name}_window.json"), golden.cases_file(
+            f"{name}_window.onnx", [golden.case(cn, i, o, text=texts(i["x"])) for cn, i, o in win_cases], TOLERANCE))
+    stage.install(files)
     return {
-        "vocab_size": V, "text_chars": int(n), "heldout_chars": res.heldout_chars,
-        "heldout_loss_nats": round(res.heldout_loss, 4), "epochs": res.epochs, "kept_epoch": res.best_epoch,
+        "architecture": res.config["architecture"], "vocab_size": V, "text_chars": int(n),
+        "heldout_chars": res.heldout_chars, "heldout_loss_nats": round(res.heldout_loss, 4),
+        "heldout_method": res.heldout_method, "epochs": res.epochs, "kept_epoch": res.best_epoch,
         "train_seconds": round(res.train_seconds, 1), "case_policy": text.case_policy,
+        "training": res.report,
+        "file_bytes": {f: file_bytes(stage.out / f) for f in files if not f.startswith("testdata/")},
         "parity_max_abs_diff": {k: float(f"{v:.3g}") for k, v in par.diffs.items()},
         "sample_seed": res.sample_seed, "samples": {str(k): v for k, v in res.samples.items()},
     }
+
+
+def file_bytes(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
 
 
 # ---------------------------------------------------------------- ONNX Runtime

@@ -11,7 +11,7 @@ PRODUCER = "rnnrun-pyexport"
 
 COMMON_KEYS = ["rnnrun_format", "name", "task", "framework", "input", "output", "output_kind", "training_data",
                "training_data_sha256", "training", "producer", "producer_versions"]
-TEXT_KEYS = ["vocab", "window_length", "case_policy", "heldout_loss_nats", "heldout_chars"]
+TEXT_KEYS = ["vocab", "window_length", "case_policy", "heldout_loss_nats", "heldout_chars", "heldout_method"]
 STATE_KEYS = ["state_inputs", "state_outputs", "state_size"]
 IMAGE_KEYS = ["labels", "image_height", "image_width", "input_mean", "input_std", "ink", "eval_accuracy",
               "eval_correct", "eval_total", "eval_data", "eval_correct_onnxruntime"]
@@ -55,18 +55,19 @@ def common(*, name, task, framework, output, output_kind, training_data, sha256,
     }
 
 
-def text_keys(*, vocab, window, case_policy, heldout_loss, heldout_chars) -> dict[str, str]:
+def text_keys(*, vocab, window, case_policy, heldout_loss, heldout_chars, heldout_method) -> dict[str, str]:
     return {
         "vocab": jdump(vocab),
         "window_length": str(window),
         "case_policy": case_policy,
         "heldout_loss_nats": f"{heldout_loss:.4f}",
         "heldout_chars": str(heldout_chars),
+        "heldout_method": heldout_method,
     }
 
 
-def state_keys(units: int) -> dict[str, str]:
-    return {"state_inputs": jdump(["h", "c"]), "state_outputs": jdump(["h_out", "c_out"]), "state_size": str(units)}
+def state_keys(units: int, inputs=("h", "c"), outputs=("h_out", "c_out")) -> dict[str, str]:
+    return {"state_inputs": jdump(list(inputs)), "state_outputs": jdump(list(outputs)), "state_size": str(units)}
 
 
 def image_keys(*, correct, total, correct_ort, eval_data) -> dict[str, str]:

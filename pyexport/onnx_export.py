@@ -61,30 +61,36 @@ def _vi(name: str, dims: list) -> onnx.ValueInfoProto:
 def build_lstm_model(
     *,
     name: str,
-    lstm: LSTMWeights,
+    lstm: LSTMWeights | list[LSTMWeights],
     dense: DenseWeights,
     time_dim,  # int (static) or str (dynamic dimension name)
     features: int,
     output: str,  # "probs" (softmax in the graph) or "logits"
     stateful: bool = False,
+    state_names: tuple[list[str], list[str]] | None = None,  # (inputs, outputs): h, c of each layer in order
     projection: DenseWeights | None = None,
     metadata: dict[str, str] | None = None,
     doc: str = "",
     producer_version: str = "",
 ) -> onnx.ModelProto:
-    """Builds x [batch, time, features] (+ h, c [batch, H] when stateful) -> output [batch, classes]
-    (+ h_out, c_out [batch, H])."""
-    H = lstm.units
+    """Builds x [batch, time, features] (+ the state [batch, H] of each layer when stateful)
+    -> output [batch, classes] (+ the state after the last step). One layer's state is
+    h, c -> h_out, c_out unless state_names says otherwise; stacked layers feed each
+    layer's whole output sequence into the next."""
+    layers = lstm if isinstance(lstm, list) else [lstm]
+    n = len(layers)
+    if state_names is None:
+        state_names = (["h", "c"], ["h_out", "c_out"]) if n == 1 else (
+            [f"{k}{i}" for i in range(n) for k in ("h", "c")], [f"{k}{i}_out" for i in range(n) for k in ("h", "c")])
+    s_in, s_out = state_names
     classes = dense.kernel.shape[1]
-    W, R, B = onnx_lstm_params(lstm)
     inits = [
-        _init("lstm_W", W),
-        _init("lstm_R", R),
-        _init("lstm_B", B),
         _init("dense_kernel", dense.kernel.astype(np.float32)),
         _init("dense_bias", dense.bias.astype(np.float32)),
         _init("axis0", np.array([0], np.int64)),
     ]
+    if n > 1:
+        inits.append(_init("axis1", np.array([1], np.int64)))
     nodes = []
     seq = "x"
     if projection is not None:
@@ -95,18 +101,32 @@ def build_lstm_model(
         ]
         seq = "proj"
     nodes.append(helper.make_node("Transpose", [seq], ["x_time_major"], perm=[1, 0, 2], name="to_time_major"))
-    lstm_inputs = ["x_time_major", "lstm_W", "lstm_R", "lstm_B"]
-    if stateful:
-        nodes += [
-            helper.make_node("Unsqueeze", ["h", "axis0"], ["initial_h"], name="h_to_3d"),
-            helper.make_node("Unsqueeze", ["c", "axis0"], ["initial_c"], name="c_to_3d"),
-        ]
-        lstm_inputs += ["", "initial_h", "initial_c"]
-    nodes.append(helper.make_node("LSTM", lstm_inputs, ["", "Y_h", "Y_c"], hidden_size=H, name="lstm"))
-    h_last = "h_out" if stateful else "h_last"
-    nodes.append(helper.make_node("Squeeze", ["Y_h", "axis0"], [h_last], name="squeeze_h"))
-    if stateful:
-        nodes.append(helper.make_node("Squeeze", ["Y_c", "axis0"], ["c_out"], name="squeeze_c"))
+    seq = "x_time_major"
+    h_last = "h_last"
+    for i, lw in enumerate(layers):
+        p = "lstm" if n == 1 else f"lstm{i}"
+        W, R, B = onnx_lstm_params(lw)
+        inits += [_init(f"{p}_W", W), _init(f"{p}_R", R), _init(f"{p}_B", B)]
+        lstm_inputs = [seq, f"{p}_W", f"{p}_R", f"{p}_B"]
+        sfx = "" if n == 1 else str(i)
+        if stateful:
+            nodes += [
+                helper.make_node("Unsqueeze", [s_in[2 * i], "axis0"], [f"initial_h{sfx}"], name=f"h{sfx}_to_3d"),
+                helper.make_node("Unsqueeze", [s_in[2 * i + 1], "axis0"], [f"initial_c{sfx}"], name=f"c{sfx}_to_3d"),
+            ]
+            lstm_inputs += ["", f"initial_h{sfx}", f"initial_c{sfx}"]
+        last = i == n - 1
+        y = "" if last else f"Y{sfx}"
+        nodes.append(helper.make_node("LSTM", lstm_inputs, [y, f"Y_h{sfx}", f"Y_c{sfx}"], hidden_size=lw.units, name=p))
+        if not last:  # Y [time, 1, batch, H] -> [time, batch, H], the next layer's input
+            seq = f"{p}_sequence"
+            nodes.append(helper.make_node("Squeeze", [y, "axis1"], [seq], name=f"squeeze_{p}_sequence"))
+        if stateful:
+            nodes.append(helper.make_node("Squeeze", [f"Y_h{sfx}", "axis0"], [s_out[2 * i]], name=f"squeeze_h{sfx}"))
+            nodes.append(helper.make_node("Squeeze", [f"Y_c{sfx}", "axis0"], [s_out[2 * i + 1]], name=f"squeeze_c{sfx}"))
+            h_last = s_out[2 * i]
+        elif last:
+            nodes.append(helper.make_node("Squeeze", [f"Y_h{sfx}", "axis0"], [h_last], name="squeeze_h"))
     nodes += [
         helper.make_node("MatMul", [h_last, "dense_kernel"], ["dense_mm"], name="dense_matmul"),
         helper.make_node("Add", ["dense_mm", "dense_bias"], ["logits" if output == "logits" else "dense_out"], name="dense_bias_add"),
@@ -119,8 +139,9 @@ def build_lstm_model(
     inputs = [_vi("x", ["batch", time_dim, features])]
     outputs = [_vi(output, ["batch", classes])]
     if stateful:
-        inputs += [_vi("h", ["batch", H]), _vi("c", ["batch", H])]
-        outputs += [_vi("h_out", ["batch", H]), _vi("c_out", ["batch", H])]
+        for i, lw in enumerate(layers):
+            inputs += [_vi(s_in[2 * i], ["batch", lw.units]), _vi(s_in[2 * i + 1], ["batch", lw.units])]
+            outputs += [_vi(s_out[2 * i], ["batch", lw.units]), _vi(s_out[2 * i + 1], ["batch", lw.units])]
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=inits, doc_string=doc)
     model = helper.make_model(
         graph,

@@ -35,42 +35,71 @@ def lstm_step(state, x_t, kernel, recurrent, bias):
 
 def lstm_final_state(x, h, c, kernel, recurrent, bias):
     """Runs x [batch, time, in] (time may be unknown) from (h, c); returns the final (h, c)."""
+    (h, c), = stacked_final_state(x, [(h, c)], [(kernel, recurrent, bias)])
+    return h, c
+
+
+def stacked_final_state(x, states, weights):
+    """Runs x [batch, time, in] through stacked LSTM layers (each step's h feeds the next
+    layer), from states [(h, c) per layer]; returns the final [(h, c) per layer]."""
+
+    def step(st, x_t):
+        out = []
+        for (h, c), (k, r, b) in zip(st, weights):
+            h, c = lstm_step((h, c), x_t, k, r, b)
+            out.append((h, c))
+            x_t = h
+        return tuple(out)
+
     xt = tf.transpose(x, [1, 0, 2])
-    return tf.foldl(lambda s, x_t: lstm_step(s, x_t, kernel, recurrent, bias), xt, initializer=(h, c))
+    return list(tf.foldl(step, xt, initializer=tuple(tuple(s) for s in states)))
 
 
 class KerasLSTMServing(tf.Module):
-    """LSTM -> Dense softmax from Keras weights; stateful (x, h, c) or not (x)."""
+    """Stacked LSTM layers -> Dense softmax from Keras weights; stateful (x, state...) or
+    not (x). The state of one layer is named h, c -> h_out, c_out unless state_names
+    (inputs, outputs: h and c of each layer in order) says otherwise."""
 
-    def __init__(self, lstm: LSTMWeights, dense: DenseWeights, time_dim: int | None, features: int, stateful: bool):
+    def __init__(self, lstm: LSTMWeights | list[LSTMWeights], dense: DenseWeights, time_dim: int | None, features: int,
+                 stateful: bool, state_names: tuple[list[str], list[str]] | None = None):
         super().__init__(name="rnnrun")
-        self.kernel = tf.Variable(lstm.kernel, name="lstm_kernel", trainable=False)
-        self.recurrent = tf.Variable(lstm.recurrent, name="lstm_recurrent_kernel", trainable=False)
-        self.bias = tf.Variable(lstm.bias, name="lstm_bias", trainable=False)
+        layers = lstm if isinstance(lstm, list) else [lstm]
+        n = len(layers)
+        self.layers = []
+        for i, lw in enumerate(layers):
+            p = "lstm" if n == 1 else f"lstm{i}"
+            self.layers.append((tf.Variable(lw.kernel, name=f"{p}_kernel", trainable=False),
+                                tf.Variable(lw.recurrent, name=f"{p}_recurrent_kernel", trainable=False),
+                                tf.Variable(lw.bias, name=f"{p}_bias", trainable=False)))
+        self.units = [lw.units for lw in layers]
         self.dense_kernel = tf.Variable(dense.kernel, name="dense_kernel", trainable=False)
         self.dense_bias = tf.Variable(dense.bias, name="dense_bias", trainable=False)
-        units = lstm.units
+        if state_names is None:
+            state_names = (["h", "c"], ["h_out", "c_out"]) if n == 1 else (
+                [f"{k}{i}" for i in range(n) for k in ("h", "c")], [f"{k}{i}_out" for i in range(n) for k in ("h", "c")])
+        self.state_in, self.state_out = state_names
         x_spec = tf.TensorSpec([None, time_dim, features], tf.float32, name="x")
         if stateful:
-            state = tf.TensorSpec([None, units], tf.float32)
-            self.serve = tf.function(
-                self._serve_stateful,
-                input_signature=[x_spec, tf.TensorSpec.from_spec(state, name="h"), tf.TensorSpec.from_spec(state, name="c")],
-            )
+            specs = [tf.TensorSpec([None, self.units[k // 2]], tf.float32, name=nm) for k, nm in enumerate(self.state_in)]
+            self.serve = tf.function(self._serve_stateful, input_signature=[x_spec, *specs])
         else:
             self.serve = tf.function(self._serve, input_signature=[x_spec])
 
     def _head(self, h):
         return tf.nn.softmax(tf.matmul(h, self.dense_kernel) + self.dense_bias, axis=-1)
 
-    def _serve_stateful(self, x, h, c):
-        h, c = lstm_final_state(x, h, c, self.kernel, self.recurrent, self.bias)
-        return {"probs": self._head(h), "h_out": h, "c_out": c}
+    def _serve_stateful(self, x, *state):
+        pairs = [(state[2 * i], state[2 * i + 1]) for i in range(len(self.layers))]
+        final = stacked_final_state(x, pairs, self.layers)
+        out = {"probs": self._head(final[-1][0])}
+        for i, (h, c) in enumerate(final):
+            out[self.state_out[2 * i]], out[self.state_out[2 * i + 1]] = h, c
+        return out
 
     def _serve(self, x):
-        zeros = tf.zeros([tf.shape(x)[0], self.recurrent.shape[0]], tf.float32)
-        h, _ = lstm_final_state(x, zeros, zeros, self.kernel, self.recurrent, self.bias)
-        return {"probs": self._head(h)}
+        b = tf.shape(x)[0]
+        zeros = [(tf.zeros([b, u]), tf.zeros([b, u])) for u in self.units]
+        return {"probs": self._head(stacked_final_state(x, zeros, self.layers)[-1][0])}
 
 
 def save(module: tf.Module, serve_fn, path: Path, metadata: dict[str, str]) -> None:

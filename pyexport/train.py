@@ -1,7 +1,7 @@
-"""The three models of the tutorial, trained with fixed seeds.
+"""The image models of the tutorial, trained with fixed seeds, and what all models share
+(the character models are in chartrain.py).
 
 mnist:    Input(28, 28) -> LSTM(128) -> Dense(10, softmax), Keras.
-char:     one-hot Input(window, V) -> LSTM(128) -> Dense(V, softmax), Keras.
 mnist_tf: the tutorial's low-level TensorFlow model as a tf.Module: a dense input
           projection 28 -> 128, an LSTM cell of 128 unrolled over the 28 rows, the final
           hidden state projected to 10 logits. No Keras anywhere in it.
@@ -17,11 +17,10 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from .data import Mnist, Text, heldout_split, scale_pixels
+from .data import Mnist, scale_pixels
 from .onnx_export import DenseWeights, LSTMWeights
 
 UNITS = 128
-CHAR_PATIENCE = 3  # epochs without a better held-out loss before the char model stops
 
 
 def log(msg: str) -> None:
@@ -122,151 +121,6 @@ def train_mnist(mn: Mnist, s: Settings) -> MnistResult:
 
 def count_correct(scores: np.ndarray, labels: np.ndarray) -> int:
     return int(np.sum(np.argmax(scores, axis=1) == labels))
-
-
-# ---------------------------------------------------------------- char (Keras)
-
-
-@dataclass
-class CharResult:
-    model: keras.Model  # the windowed model, as trained
-    stateful: keras.Model  # same layers' weights: (x [b, t, V], h, c) -> (probs, h_out, c_out)
-    vocab: list[str]
-    index: dict[str, int]
-    encoded: np.ndarray  # the whole text as vocabulary indices
-    split: int  # the held-out part starts here
-    heldout_loss: float  # nats per character
-    heldout_chars: int
-    epochs: int
-    best_epoch: int
-    train_seconds: float
-    config: dict
-    samples: dict[float, str]
-    sample_seed: str
-
-
-def one_hot(idx: np.ndarray, v: int) -> np.ndarray:
-    out = np.zeros(idx.shape + (v,), np.float32)
-    np.put_along_axis(out, idx[..., None], 1.0, axis=-1)
-    return out
-
-
-def windows(encoded: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    return encoded[starts[:, None] + np.arange(window)[None, :]]
-
-
-def heldout_loss(model, encoded: np.ndarray, split: int, window: int, v: int, batch: int = 512) -> float:
-    """Mean cross-entropy (nats) of each held-out character given the window before it."""
-    targets = np.arange(split, len(encoded))
-    total = 0.0
-    for i in range(0, len(targets), batch):
-        t = targets[i : i + batch]
-        x = one_hot(windows(encoded, t - window, window), v)
-        p = np.asarray(model(x, training=False), dtype=np.float64)
-        total += float(-np.sum(np.log(np.maximum(p[np.arange(len(t)), encoded[t]], 1e-300))))
-    return total / len(targets)
-
-
-def sample(preds: np.ndarray, temperature: float, rs: np.random.RandomState) -> int:
-    """The tutorial's sampler, in float64."""
-    preds = np.asarray(preds).astype("float64")
-    with np.errstate(divide="ignore"):
-        preds = np.log(preds) / temperature
-    exp_preds = np.exp(preds)
-    preds = exp_preds / np.sum(exp_preds)
-    probas = rs.multinomial(1, preds, 1)
-    return int(np.argmax(probas))
-
-
-def generate(model, seed_idx: np.ndarray, vocab: list[str], v: int, temperature: float, length: int, rs) -> str:
-    """The tutorial's generation loop: slide the window, predict, sample, append."""
-    sentence = list(seed_idx)
-    out = []
-    for _ in range(length):
-        x = one_hot(np.asarray(sentence, np.int64)[None], v)
-        preds = np.asarray(model(x, training=False))[0]
-        nxt = sample(preds, temperature, rs)
-        out.append(vocab[nxt])
-        sentence = sentence[1:] + [nxt]
-    return "".join(out)
-
-
-def build_stateful(model: keras.Model, v: int) -> keras.Model:
-    x = keras.Input((None, v), name="x")
-    h = keras.Input((UNITS,), name="h")
-    c = keras.Input((UNITS,), name="c")
-    lstm = keras.layers.LSTM(UNITS, return_state=True, name="lstm")
-    dense = keras.layers.Dense(v, activation="softmax", name="dense")
-    seq, h_out, c_out = lstm(x, initial_state=[h, c])
-    stateful = keras.Model([x, h, c], [dense(seq), h_out, c_out], name="char_stateful")
-    lstm.set_weights(model.get_layer("lstm").get_weights())
-    dense.set_weights(model.get_layer("dense").get_weights())
-    return stateful
-
-
-def train_char(text: Text, s: Settings) -> CharResult:
-    seed_everything(s.seed)
-    W = s.window
-    vocab = sorted(set(text.text))
-    index = {ch: i for i, ch in enumerate(vocab)}
-    V = len(vocab)
-    encoded = np.fromiter((index[ch] for ch in text.text), dtype=np.int32, count=len(text.text))
-    split = heldout_split(len(encoded))
-    starts = np.arange(0, split - W, 3)
-    if s.fast:
-        starts = starts[:1024]
-    x_idx, y = windows(encoded, starts, W), encoded[starts + W]
-    epochs = s.n_epochs("char", 30)
-    batch, lr = 128, 0.01
-    log(f"char: {len(encoded)} characters, V={V}, {len(encoded) - split} held out; "
-        f"{len(starts)} windows of {W} (step 3), {epochs} epochs, batch {batch}, RMSprop lr {lr}")
-    model = keras.Sequential(
-        [keras.Input((W, V), name="x"), keras.layers.LSTM(UNITS, name="lstm"), keras.layers.Dense(V, activation="softmax", name="dense")],
-        name="char",
-    )
-    model.compile(optimizer=keras.optimizers.RMSprop(lr), loss="sparse_categorical_crossentropy")
-    ds = (
-        tf.data.Dataset.from_tensor_slices((x_idx, y))
-        .shuffle(len(y), seed=s.seed, reshuffle_each_iteration=True)
-        .batch(batch)
-        .map(lambda a, b: (tf.one_hot(a, V), b))
-        .prefetch(2)
-    )
-    t0 = time.time()
-    best = (math.inf, 0, None)
-    done = 0
-    for ep in range(epochs):
-        t = time.time()
-        hist = model.fit(ds, epochs=1, verbose=0, shuffle=False)  # ds is shuffled
-        loss = heldout_loss(model, encoded, split, W, V)
-        done = ep + 1
-        if loss < best[0]:
-            best = (loss, done, model.get_weights())
-        log(f"char: epoch {done}/{epochs} train loss {hist.history['loss'][-1]:.4f} "
-            f"held-out {loss:.4f} nats/char ({time.time() - t:.1f}s)")
-        if done - best[1] >= CHAR_PATIENCE:
-            log(f"char: held-out loss has not improved for {CHAR_PATIENCE} epochs: stopping")
-            break
-    train_seconds = time.time() - t0
-    model.set_weights(best[2])
-    loss = heldout_loss(model, encoded, split, W, V)
-    log(f"char: kept epoch {best[1]}: held-out loss {loss:.4f} nats/char")
-
-    rs = np.random.RandomState(s.seed)
-    start = rs.randint(0, len(encoded) - W - 1)
-    seed_idx = encoded[start : start + W]
-    sample_seed = "".join(vocab[i] for i in seed_idx)
-    length = 60 if s.fast else 400
-    samples = {}
-    log(f'char: samples, seeded with "{sample_seed}"')
-    for temp in (0.2, 0.6, 1.2):
-        samples[temp] = generate(model, seed_idx, vocab, V, temp, length, rs)
-        log(f"----- temperature {temp}\n{samples[temp]}\n-----")
-    config = {"optimizer": "RMSprop", "learning_rate": lr, "batch_size": batch, "max_epochs": epochs, "epochs_run": done,
-              "kept_epoch": best[1], "early_stopping_patience": CHAR_PATIENCE,
-              "windows": int(len(starts)), "window_step": 3, "seed": s.seed, "fast": s.fast}
-    return CharResult(model, build_stateful(model, V), vocab, index, encoded, split, loss, len(encoded) - split,
-                      done, best[1], train_seconds, config, samples, sample_seed)
 
 
 # ---------------------------------------------------------------- mnist_tf (plain TensorFlow)

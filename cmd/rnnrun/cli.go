@@ -15,7 +15,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
-	_ "github.com/rnnrun/rnnrun/runtime/onnx" // registers the "onnx" backend
+	_ "github.com/rnnrun/rnnrun/runtime/native" // registers the "native" backend
+	_ "github.com/rnnrun/rnnrun/runtime/onnx"   // registers the "onnx" backend
 	"github.com/rnnrun/rnnrun/runtime/task"
 	_ "github.com/rnnrun/rnnrun/runtime/task/tasks" // registers every task
 )
@@ -118,7 +119,7 @@ func (a *app) config(cmd *cobra.Command) (*viper.Viper, error) {
 // addModelFlags adds the flags every model-loading command shares.
 func addModelFlags(fs *pflag.FlagSet) {
 	fs.String("model", "", "model file (.onnx) or SavedModel folder")
-	fs.String("backend", "", "backend: onnx or tf (default: from the model path)")
+	fs.String("backend", "", "backend: onnx, native or tf (default: from the model path)")
 	fs.String("ort-lib", "", "path of libonnxruntime.so (default: $RNNRUN_ORT_LIB, the config file, the project cache, the system)")
 	fs.Int("threads", 0, "intra-op threads (0: the backend's default)")
 	fs.String("config", "", "config file (YAML, TOML or JSON); also $RNNRUN_CONFIG")

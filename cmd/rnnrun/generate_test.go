@@ -237,10 +237,18 @@ func TestInspectAndVersion(t *testing.T) {
 // --stop takes each value as is (newlines and commas included) and ends the
 // text just before the first stop string.
 func TestGenerateStop(t *testing.T) {
-	base := []string{"--model", shipped("char.onnx"), "--temp", "0", "--length", "400", "--prompt", "HERMIA.\n"}
+	// A seeded sample (the same text every run) long enough to hold a blank line.
+	base := []string{"--model", shipped("char.onnx"), "--temp", "0.6", "--seed", "1", "--length", "400", "--prompt", "HERMIA.\n"}
 	full := strings.TrimSuffix(runBinary(t, nil, base...).stdout, "\n")
+	// Two words of the text's last line with two words: a stop with a space in it.
+	var words string
+	for _, line := range strings.Split(full, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && strings.Contains(line, f[0]+" "+f[1]) {
+			words = f[0] + " " + f[1]
+		}
+	}
 	// "so,never" never occurs: split at its comma, "so" would stop the text early.
-	for _, stop := range []string{"\n\n", "have so", "the"} {
+	for _, stop := range []string{"\n\n", words, "the"} {
 		i := strings.Index(full, stop)
 		if i < 0 {
 			t.Fatalf("greedy text lacks %q: %q", stop, full)

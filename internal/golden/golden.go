@@ -79,8 +79,38 @@ func LoadFrom(dir, name string) (*File, error) {
 	return &f, nil
 }
 
+// CaseFiles lists the golden files that hold cases (testdata/*.json except
+// the *_rollout.json files), sorted: tests of every backend iterate over them,
+// so a model exported with golden vectors is tested without a code change.
+func CaseFiles() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(ExportDir(), "testdata", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		if name := filepath.Base(p); !strings.HasSuffix(name, "_rollout.json") {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no golden files in %s", filepath.Join(ExportDir(), "testdata"))
+	}
+	return out, nil
+}
+
+// MaxDiff is the golden files' comparison: the largest |got - want| /
+// max(1, |want|) over equally shaped float32 slices, the absolute difference
+// for values within [-1, 1] (probabilities, hidden states) and the relative
+// one above (LSTM cell states, which grow past 80 in char.onnx, where one
+// float32 step is already about 1e-5). A file passes within its Tolerance.
+func MaxDiff(got, want []float32) (float64, error) { return maxDiff(got, want, true) }
+
 // MaxAbsDiff compares two equally shaped float32 slices.
-func MaxAbsDiff(got, want []float32) (float64, error) {
+func MaxAbsDiff(got, want []float32) (float64, error) { return maxDiff(got, want, false) }
+
+// maxDiff is MaxDiff (scaled) or MaxAbsDiff.
+func maxDiff(got, want []float32, scaled bool) (float64, error) {
 	if len(got) != len(want) {
 		return math.Inf(1), fmt.Errorf("length %d, want %d", len(got), len(want))
 	}
@@ -89,9 +119,26 @@ func MaxAbsDiff(got, want []float32) (float64, error) {
 		if math.IsNaN(float64(got[i])) {
 			return math.Inf(1), fmt.Errorf("NaN at %d", i)
 		}
-		m = max(m, math.Abs(float64(got[i])-float64(want[i])))
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if scaled {
+			d /= max(1, math.Abs(float64(want[i])))
+		}
+		m = max(m, d)
 	}
 	return m, nil
+}
+
+// Files lists the golden files in models/export/testdata (names, sorted).
+func Files() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(ExportDir(), "testdata", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(paths))
+	for k, p := range paths {
+		names[k] = filepath.Base(p)
+	}
+	return names, nil
 }
 
 // Predicted is the class each row of the only output of the case named

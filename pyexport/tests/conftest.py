@@ -32,6 +32,14 @@ def text_path(tmp_path_factory) -> Path:
     return p
 
 
+@pytest.fixture(scope="session")
+def corpus_args(text_path) -> list[str]:
+    """char's pretraining text and char_large's text: tinyshakespeare.txt when
+    ../shared/data has it, else the play (or the fallback text) for both."""
+    p = data.PRETRAIN_TEXT if data.PRETRAIN_TEXT.is_file() else text_path
+    return ["--pretrain-text", str(p), "--large-text", str(p)]
+
+
 def write_idx_gz(path: Path, arr: np.ndarray, magic: int) -> None:
     header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
     with gzip.open(path, "wb") as f:

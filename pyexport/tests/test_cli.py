@@ -81,14 +81,24 @@ def test_corrupt_mnist(tmp_path, tiny_mnist, corrupt, match):
 def test_output_is_a_file(tmp_path, text_path):
     out = tmp_path / "file"
     out.write_text("x")
-    r = run_cli("export", "--only", "char", "--text", str(text_path), "--out", str(out))
+    r = run_cli("export", "--only", "char", "--no-pretrain", "--text", str(text_path), "--out", str(out))
     assert_one_line_error(r, "output folder is not a folder")
     assert out.read_text() == "x"
 
 
 def test_output_not_writable(text_path):
-    r = run_cli("export", "--only", "char", "--text", str(text_path), "--out", "/proc/rnnrun-no-such-dir")
+    r = run_cli("export", "--only", "char", "--no-pretrain", "--text", str(text_path), "--out", "/proc/rnnrun-no-such-dir")
     assert_one_line_error(r, "output folder is not writable")
+
+
+def test_missing_pretrain_text(tmp_path, text_path):
+    out = tmp_path / "out"
+    r = run_cli("export", "--only", "char", "--text", str(text_path), "--pretrain-text", str(tmp_path / "none.txt"),
+                "--out", str(out))
+    assert_one_line_error(r, f"text file not found: {tmp_path / 'none.txt'}")
+    assert not out.exists()
+    r = run_cli("export", "--only", "char_large", "--large-text", str(tmp_path / "none.txt"), "--out", str(out))
+    assert_one_line_error(r, f"text file not found: {tmp_path / 'none.txt'}")
 
 
 def test_bad_flags():
@@ -96,6 +106,8 @@ def test_bad_flags():
     assert_one_line_error(r, "unknown model nope", status=2)
     r = run_cli("export", "--epochs", "0")
     assert_one_line_error(r, "--epochs must be at least 1", status=2)
+    r = run_cli("export", "--epochs", "char_pretrain=2,nope=1")
+    assert_one_line_error(r, "bad --epochs", status=2)
 
 
 def test_fast_refuses_shipped_folder():
@@ -123,6 +135,8 @@ def test_stage_install_and_cleanup(tmp_path):
 def test_parity_failure_is_an_export_error():
     p = export.Parity("m")
     p.check("ok", [1.0], [1.0 + 1e-6])
-    p.check("bad", [1.0, 2.0], [1.0, 2.001])
-    with pytest.raises(ExportError, match="m: verification failed: bad differs by 0.001"):
+    p.check("cell state", [80.0], [80.0003])  # relative above 1: 3.75e-6
+    p.check("bad", [0.5, 0.2], [0.5, 0.201])  # absolute within [-1, 1]
+    assert p.diffs["cell state"] == pytest.approx(0.0003 / 80.0003, rel=1e-3)
+    with pytest.raises(ExportError, match=r"m: verification failed: bad differs by 0.001 > 1e-05 \(1 check"):
         p.verify()

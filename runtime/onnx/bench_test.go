@@ -3,10 +3,9 @@ package onnx_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
@@ -16,52 +15,7 @@ import (
 // behind onnx.DefaultThreads; see docs/benchmarks.md).
 
 func benchModel(b *testing.B, name string, threads int) *model.Model {
-	b.Helper()
-	m, err := model.Open(context.Background(), filepath.Join(golden.ExportDir(), name), model.Options{Threads: threads})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	return m
-}
-
-func runBinding(b *testing.B, bd model.Binding, perOp int, unit string) {
-	b.Helper()
-	defer bd.Close()
-	ctx := context.Background()
-	if err := bd.Run(ctx); err != nil { // warm-up
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := bd.Run(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), unit)
-}
-
-// charBinding binds char.onnx over [batch, steps, V] inputs and a state.
-func charBinding(b *testing.B, m *model.Model, batch, steps int) model.Binding {
-	b.Helper()
-	V := m.Signature().Inputs[0].Shape[2]
-	if V < 0 {
-		V = int64(len(m.Metadata().Vocab))
-	}
-	H := int64(m.Metadata().StateSize)
-	n := int64(batch)
-	x := model.NewFloat32(model.Shape{n, int64(steps), V}, nil)
-	for r := range int64(batch) * int64(steps) {
-		x.Float32s()[r*V+r%V] = 1
-	}
-	in := map[string]*model.Tensor{"x": x, "h": model.NewFloat32(model.Shape{n, H}, nil), "c": model.NewFloat32(model.Shape{n, H}, nil)}
-	out := map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, V}, nil),
-		"h_out": model.NewFloat32(model.Shape{n, H}, nil), "c_out": model.NewFloat32(model.Shape{n, H}, nil)}
-	bd, err := m.Bind(in, out)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return bd
+	return onnxtest.OpenShipped(b, name, model.Options{Backend: "onnx", Threads: threads})
 }
 
 // One LSTM step of char.onnx (the stateful per-character call) for a batch of
@@ -71,7 +25,20 @@ func BenchmarkCharStep(b *testing.B) {
 		m := benchModel(b, "char.onnx", threads)
 		for _, batch := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("threads=%d/batch=%d", threads, batch), func(b *testing.B) {
-				runBinding(b, charBinding(b, m, batch, 1), batch, "rows/s")
+				onnxtest.RunBinding(b, onnxtest.CharBinding(b, m, batch, 1), batch, "rows/s")
+			})
+		}
+	}
+}
+
+// One step of char_large.onnx (two LSTM(256) layers, about 8x char's
+// arithmetic per character): here compute, not call overhead, dominates.
+func BenchmarkCharLargeStep(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		m := benchModel(b, "char_large.onnx", threads)
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("threads=%d/batch=%d", threads, batch), func(b *testing.B) {
+				onnxtest.RunBinding(b, onnxtest.CharBinding(b, m, batch, 1), batch, "rows/s")
 			})
 		}
 	}
@@ -80,7 +47,7 @@ func BenchmarkCharStep(b *testing.B) {
 // The tutorial's per-character call: the 100-character window from a zero state.
 func BenchmarkCharWindow(b *testing.B) {
 	m := benchModel(b, "char.onnx", 1)
-	runBinding(b, charBinding(b, m, 1, 100), 1, "windows/s")
+	onnxtest.RunBinding(b, onnxtest.CharBinding(b, m, 1, 100), 1, "windows/s")
 }
 
 // The same step through Model.Run, which wraps and allocates every tensor per
@@ -108,17 +75,7 @@ func BenchmarkMNIST(b *testing.B) {
 		m := benchModel(b, "mnist.onnx", threads)
 		for _, batch := range []int{1, 32, 256} {
 			b.Run(fmt.Sprintf("threads=%d/batch=%d", threads, batch), func(b *testing.B) {
-				n := int64(batch)
-				x := model.NewFloat32(model.Shape{n, 28, 28}, nil)
-				for i, d := 0, x.Float32s(); i < len(d); i++ {
-					d[i] = float32(i*7919%256) / 255
-				}
-				bd, err := m.Bind(map[string]*model.Tensor{"x": x},
-					map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, 10}, nil)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				runBinding(b, bd, batch, "images/s")
+				onnxtest.RunBinding(b, onnxtest.MNISTBinding(b, m, batch), batch, "images/s")
 			})
 		}
 	}

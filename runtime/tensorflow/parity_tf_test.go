@@ -5,6 +5,8 @@ package tensorflow_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,13 +21,23 @@ import (
 // parityTolerance is the bound on |TensorFlow - ONNX Runtime|.
 const parityTolerance = 1e-5
 
-// Every golden case of every model with a SavedModel: the SavedModel's outputs
+// Every golden case of every model with a SavedModel (char, char_large, mnist,
+// mnist_tf: every golden file whose model has one): the SavedModel's outputs
 // equal the Keras outputs the exporter recorded (file tolerance, 1e-5) and
-// ONNX Runtime's outputs for the same case (max abs diff <= 1e-5).
+// ONNX Runtime's outputs for the same case (max diff <= 1e-5).
 func TestGoldenParity(t *testing.T) {
-	for _, file := range []string{"char.json", "mnist.json", "mnist_tf.json"} {
+	files, err := golden.CaseFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tested []string
+	for _, file := range files {
+		name := strings.TrimSuffix(file, ".json")
+		if _, err := os.Stat(savedModel(name)); err != nil {
+			continue // char_window: the windowed model has no SavedModel of its own
+		}
+		tested = append(tested, name)
 		t.Run(file, func(t *testing.T) {
-			name := strings.TrimSuffix(file, ".json")
 			g := loadGolden(t, file)
 			if len(g.Cases) == 0 {
 				t.Fatal("no cases")
@@ -54,20 +66,23 @@ func TestGoldenParity(t *testing.T) {
 					if !equalShape(tg.Shape, want.Shape) {
 						t.Fatalf("%s/%s: tf shape %v, golden %v", c.Name, out, tg.Shape, want.Shape)
 					}
-					dk, err := golden.MaxAbsDiff(tg.Float32s(), want.Data)
+					dk, err := golden.MaxDiff(tg.Float32s(), want.Data)
 					if err != nil || dk > g.Tolerance {
-						t.Fatalf("%s/%s: tf vs Keras max abs diff %g > %g (%v)", c.Name, out, dk, g.Tolerance, err)
+						t.Fatalf("%s/%s: tf vs Keras max diff %g > %g (%v)", c.Name, out, dk, g.Tolerance, err)
 					}
-					do, err := golden.MaxAbsDiff(tg.Float32s(), ref[out].Float32s())
+					do, err := golden.MaxDiff(tg.Float32s(), ref[out].Float32s())
 					if err != nil || do > parityTolerance {
-						t.Fatalf("%s/%s: tf vs onnx max abs diff %g > %g (%v)", c.Name, out, do, parityTolerance, err)
+						t.Fatalf("%s/%s: tf vs onnx max diff %g > %g (%v)", c.Name, out, do, parityTolerance, err)
 					}
 					worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
 					t.Logf("%s/%s %v: tf-keras %.3g, tf-onnx %.3g", c.Name, out, tg.Shape, dk, do)
 				}
 			}
-			t.Logf("PARITY %s: %d cases, max abs diff tf-keras %.3g, tf-onnx %.3g", file, len(g.Cases), worstKeras, worstORT)
+			t.Logf("PARITY %s: %d cases, max diff tf-keras %.3g, tf-onnx %.3g", file, len(g.Cases), worstKeras, worstORT)
 		})
+	}
+	if want := []string{"char", "char_large", "mnist", "mnist_tf"}; !slices.Equal(tested, want) {
+		t.Fatalf("tested the SavedModels of %v, want %v", tested, want)
 	}
 }
 
@@ -125,13 +140,13 @@ func TestGoldenRollout(t *testing.T) {
 			s.cur = 1 - s.cur
 		}
 		want := g.Probs.Data[int64(step)*V : int64(step+1)*V]
-		dk, err := golden.MaxAbsDiff(tf.probs.Float32s(), want)
+		dk, err := golden.MaxDiff(tf.probs.Float32s(), want)
 		if err != nil || dk > g.Tolerance {
-			t.Fatalf("step %d: tf vs Keras max abs diff %g > %g (%v)", step, dk, g.Tolerance, err)
+			t.Fatalf("step %d: tf vs Keras max diff %g > %g (%v)", step, dk, g.Tolerance, err)
 		}
-		do, _ := golden.MaxAbsDiff(tf.probs.Float32s(), ort.probs.Float32s())
+		do, _ := golden.MaxDiff(tf.probs.Float32s(), ort.probs.Float32s())
 		if do > parityTolerance {
-			t.Fatalf("step %d: tf vs onnx max abs diff %g", step, do)
+			t.Fatalf("step %d: tf vs onnx max diff %g", step, do)
 		}
 		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
 	}
@@ -139,28 +154,38 @@ func TestGoldenRollout(t *testing.T) {
 		"h_out": {tf.h[tf.cur].Float32s(), g.HOut.Data, ort.h[ort.cur].Float32s()},
 		"c_out": {tf.c[tf.cur].Float32s(), g.COut.Data, ort.c[ort.cur].Float32s()},
 	} {
-		dk, err := golden.MaxAbsDiff(pair[0], pair[1])
+		dk, err := golden.MaxDiff(pair[0], pair[1])
 		if err != nil || dk > g.Tolerance {
-			t.Fatalf("final %s: tf vs Keras max abs diff %g (%v)", name, dk, err)
+			t.Fatalf("final %s: tf vs Keras max diff %g (%v)", name, dk, err)
 		}
-		do, _ := golden.MaxAbsDiff(pair[0], pair[2])
+		do, _ := golden.MaxDiff(pair[0], pair[2])
 		if do > parityTolerance {
-			t.Fatalf("final %s: tf vs onnx max abs diff %g", name, do)
+			t.Fatalf("final %s: tf vs onnx max diff %g", name, do)
 		}
 		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
 	}
-	t.Logf("PARITY char_rollout.json: %d steps, max abs diff tf-keras %.3g, tf-onnx %.3g (every step's probs and the final state)", len(g.Indices), worstKeras, worstORT)
+	t.Logf("PARITY char_rollout.json: %d steps, max diff tf-keras %.3g, tf-onnx %.3g (every step's probs and the final state)", len(g.Indices), worstKeras, worstORT)
 }
 
 // Beyond the golden cases: random batches, lengths and states give the same
-// outputs on both backends.
+// outputs on both backends, for both stateful text models (char: h, c;
+// char_large: h0, c0, h1, c1).
 func TestRandomParityChar(t *testing.T) {
-	tf := open(t, savedModel("char"), "tf")
-	ort := open(t, onnxFile("char"), "onnx")
+	for _, name := range []string{"char", "char_large"} {
+		t.Run(name, func(t *testing.T) { randomParity(t, name) })
+	}
+}
+
+func randomParity(t *testing.T, name string) {
+	tf := open(t, savedModel(name), "tf")
+	ort := open(t, onnxFile(name), "onnx")
 	sig := tf.Signature()
 	xi, _ := sig.Input("x")
-	hi, _ := sig.Input("h")
-	V, H := xi.Shape[2], hi.Shape[1]
+	V := xi.Shape[2]
+	states := tf.Metadata().StateInputs
+	if len(states) == 0 {
+		t.Fatalf("%s has no state inputs", name)
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	var worst float64
 	for _, bt := range [][2]int64{{1, 1}, {1, 100}, {4, 7}, {16, 3}} {
@@ -169,12 +194,15 @@ func TestRandomParityChar(t *testing.T) {
 		for i := int64(0); i < B*T; i++ {
 			x.Float32s()[i*V+int64(r.IntN(int(V)))] = 1
 		}
-		h, c := model.NewFloat32(model.Shape{B, H}, nil), model.NewFloat32(model.Shape{B, H}, nil)
-		for i := range h.Float32s() {
-			h.Float32s()[i] = float32(r.NormFloat64() * 0.5)
-			c.Float32s()[i] = float32(r.NormFloat64() * 0.5)
+		in := map[string]*model.Tensor{"x": x}
+		for _, s := range states {
+			si, _ := sig.Input(s)
+			st := model.NewFloat32(model.Shape{B, si.Shape[1]}, nil)
+			for i := range st.Float32s() {
+				st.Float32s()[i] = float32(r.NormFloat64() * 0.5)
+			}
+			in[s] = st
 		}
-		in := map[string]*model.Tensor{"x": x, "h": h, "c": c}
 		got, err := tf.Run(context.Background(), in)
 		if err != nil {
 			t.Fatal(err)
@@ -183,15 +211,15 @@ func TestRandomParityChar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, want := range ref {
-			d, err := golden.MaxAbsDiff(got[name].Float32s(), want.Float32s())
+		for out, want := range ref {
+			d, err := golden.MaxDiff(got[out].Float32s(), want.Float32s())
 			if err != nil || d > parityTolerance {
-				t.Fatalf("batch %d time %d %s: max abs diff %g (%v)", B, T, name, d, err)
+				t.Fatalf("batch %d time %d %s: max diff %g (%v)", B, T, out, d, err)
 			}
 			worst = max(worst, d)
 		}
 	}
-	t.Logf("random char batches: max abs diff tf-onnx %.3g", worst)
+	t.Logf("random %s batches (%d state tensors): max diff tf-onnx %.3g", name, len(states), worst)
 }
 
 // Run is safe for concurrent use: many goroutines get the serial results.
@@ -218,7 +246,7 @@ func TestConcurrentRun(t *testing.T) {
 					return
 				}
 				for name, tt := range want[i] {
-					if d, _ := golden.MaxAbsDiff(out[name].Float32s(), tt.Float32s()); d != 0 {
+					if d, _ := golden.MaxDiff(out[name].Float32s(), tt.Float32s()); d != 0 {
 						errs <- name + " differs from the serial run"
 						return
 					}
@@ -262,9 +290,9 @@ func TestExecLikeTfgo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := golden.MaxAbsDiff(res[0].Float32s(), c.Outputs["probs"].Data)
+	d, err := golden.MaxDiff(res[0].Float32s(), c.Outputs["probs"].Data)
 	if err != nil || d > g.Tolerance {
-		t.Fatalf("Exec %s: max abs diff %g (%v)", probs, d, err)
+		t.Fatalf("Exec %s: max diff %g (%v)", probs, d, err)
 	}
 	if !strings.HasPrefix(tensorflow.Version(), "2.") {
 		t.Fatalf("TF_Version %q", tensorflow.Version())

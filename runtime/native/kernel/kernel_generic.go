@@ -2,7 +2,7 @@ package kernel
 
 import "math"
 
-func matVec(y, w, x, b []float32, rows, cols int) {
+func matVecGeneric(y, w, x, b []float32, rows, cols int) {
 	x = x[:cols]
 	for i := 0; i < rows; i++ {
 		var s float32
@@ -14,14 +14,14 @@ func matVec(y, w, x, b []float32, rows, cols int) {
 	}
 }
 
-func matVecAdd(y, w, x []float32, rows, cols int) {
+func matVecAddGeneric(y, w, x []float32, rows, cols int) {
 	x = x[:cols]
 	for i := 0; i < rows; i++ {
 		y[i] += dot(w[i*cols:i*cols+cols], x)
 	}
 }
 
-func gemmNT(c, a, b []float32, m, n, k int, acc bool) {
+func gemmNTGeneric(c, a, b []float32, m, n, k int, acc bool) {
 	for i := 0; i < m; i++ {
 		ai := a[i*k : i*k+k]
 		ci := c[i*n : i*n+n]
@@ -51,7 +51,7 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func addBias(x, b []float32, m, n int) {
+func addBiasGeneric(x, b []float32, m, n int) {
 	b = b[:n]
 	for i := 0; i < m; i++ {
 		row := x[i*n : i*n+n]
@@ -61,7 +61,7 @@ func addBias(x, b []float32, m, n int) {
 	}
 }
 
-func sigmoid(dst, src []float32) {
+func sigmoidGeneric(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = sigmoid1(v)
@@ -70,14 +70,14 @@ func sigmoid(dst, src []float32) {
 
 func sigmoid1(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
 
-func tanh(dst, src []float32) {
+func tanhGeneric(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = float32(math.Tanh(float64(v)))
 	}
 }
 
-func softmax(x []float32) {
+func softmaxGeneric(x []float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -99,7 +99,7 @@ func softmax(x []float32) {
 	}
 }
 
-func lstmCell(g, c, h []float32, hidden int) {
+func lstmCellGeneric(g, c, h []float32, hidden int) {
 	gi, go_, gf, gc := g[:hidden], g[hidden:2*hidden], g[2*hidden:3*hidden], g[3*hidden:4*hidden]
 	c, h = c[:hidden], h[:hidden]
 	for j := 0; j < hidden; j++ {
@@ -110,5 +110,49 @@ func lstmCell(g, c, h []float32, hidden int) {
 		cj := f*c[j] + i*z
 		c[j] = cj
 		h[j] = o * float32(math.Tanh(float64(cj)))
+	}
+}
+
+func lstmStepGeneric(g, c, h, r, b, col []float32, hidden int) {
+	n := 4 * hidden
+	matVecGeneric(g, r, h, b, n, hidden)
+	if col != nil {
+		addBiasGeneric(g, col, 1, n)
+	}
+	lstmCellGeneric(g, c, h, hidden)
+}
+
+// generic is the portable implementation, correct on every GOARCH.
+var generic = impl{
+	name:      "generic",
+	matVec:    matVecGeneric,
+	matVecAdd: matVecAddGeneric,
+	gemmNT:    gemmNTGeneric,
+	addBias:   addBiasGeneric,
+	sigmoid:   sigmoidGeneric,
+	tanh:      tanhGeneric,
+	softmax:   softmaxGeneric,
+	lstmCell:  lstmCellGeneric,
+	lstmStep:  lstmStepGeneric,
+
+	gemmPacked: gemmPackedGeneric,
+}
+
+func gemmPackedGeneric(c, a, bp []float32, m, n, k int, acc bool) {
+	bp = bp[:PackedLen(n, k)]
+	for i := 0; i < m; i++ {
+		ai, ci := a[i*k:i*k+k], c[i*n:i*n+n]
+		for j := 0; j < n; j++ {
+			panel := bp[j/PanelWidth*PanelWidth*k:]
+			t := j % PanelWidth
+			var s float32
+			for p, v := range ai {
+				s += v * panel[p*PanelWidth+t]
+			}
+			if acc {
+				s += ci[j]
+			}
+			ci[j] = s
+		}
 	}
 }

@@ -1,0 +1,163 @@
+//go:build goexperiment.simd && amd64 && !purego
+
+package kernel
+
+import (
+	"simd/archsimd"
+	"unsafe"
+)
+
+// gemmPacked16 computes C = A B^T (+ C) from B packed by PackNT, in tiles of 4
+// rows x 32 columns of C held in 8 registers: for each p, two loads of the panel
+// (B's column p for 32 units, contiguous), four broadcasts of A[i..i+3][p] and 8
+// FMAs (the outer-product form). A panel (16 KB at k = 128) stays in L1 while the
+// rows of A stream past it. Rows past m repeat the tile's first row and are not
+// stored; units past n are zeros in the panel and are not stored.
+func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		gemmPackedGeneric(c, a, bp, m, n, k, acc)
+		return
+	}
+	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
+	ast := uintptr(k) * 4
+	for q := 0; q*PanelWidth < n; q++ {
+		panel := unsafe.Pointer(&bp[q*PanelWidth*k])
+		cols := min(PanelWidth, n-q*PanelWidth)
+		for i := 0; i < m; i += 4 {
+			a0 := unsafe.Pointer(&a[i*k])
+			a1, a2, a3 := rest3(a0, m-i, ast)
+			c00, c01, c10, c11, c20, c21, c30, c31 := tile16(a0, a1, a2, a3, panel, ast)
+			col := q * PanelWidth
+			rows := min(4, m-i)
+			storeTile16(c[i*n+col:], c00, c01, cols, acc)
+			if rows > 1 {
+				storeTile16(c[(i+1)*n+col:], c10, c11, cols, acc)
+			}
+			if rows > 2 {
+				storeTile16(c[(i+2)*n+col:], c20, c21, cols, acc)
+			}
+			if rows > 3 {
+				storeTile16(c[(i+3)*n+col:], c30, c31, cols, acc)
+			}
+		}
+	}
+}
+
+// storeTile16 sets (or adds to) the first cols <= 32 values of dst from lo and hi.
+func storeTile16(dst []float32, lo, hi archsimd.Float32x16, cols int, acc bool) {
+	if cols == 32 {
+		if acc {
+			lo = lo.Add(archsimd.LoadFloat32x16Slice(dst))
+			hi = hi.Add(archsimd.LoadFloat32x16Slice(dst[16:]))
+		}
+		lo.StoreSlice(dst)
+		hi.StoreSlice(dst[16:])
+		return
+	}
+	d0 := dst[:min(16, cols)]
+	if acc {
+		lo = lo.Add(loadPart16(d0))
+	}
+	storePart16(lo, d0)
+	if cols > 16 {
+		d1 := dst[16:cols]
+		if acc {
+			hi = hi.Add(loadPart16(d1))
+		}
+		storePart16(hi, d1)
+	}
+}
+
+// gemmPacked8 is gemmPacked16 with 8-lane vectors: a tile of 4 rows x 16 columns
+// (half a panel) in 8 registers, each panel taken in two halves.
+func gemmPacked8(c, a, bp []float32, m, n, k int, acc bool) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		gemmPackedGeneric(c, a, bp, m, n, k, acc)
+		return
+	}
+	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
+	ast := uintptr(k) * 4
+	for q := 0; q*PanelWidth < n; q++ {
+		for h := 0; h < PanelWidth && q*PanelWidth+h < n; h += 16 {
+			panel := unsafe.Pointer(&bp[q*PanelWidth*k+h])
+			cols := min(16, n-q*PanelWidth-h)
+			for i := 0; i < m; i += 4 {
+				a0 := unsafe.Pointer(&a[i*k])
+				a1, a2, a3 := rest3(a0, m-i, ast)
+				c00, c01, c10, c11, c20, c21, c30, c31 := tile8(a0, a1, a2, a3, panel, ast)
+				col := q*PanelWidth + h
+				rows := min(4, m-i)
+				storeTile8(c[i*n+col:], c00, c01, cols, acc)
+				if rows > 1 {
+					storeTile8(c[(i+1)*n+col:], c10, c11, cols, acc)
+				}
+				if rows > 2 {
+					storeTile8(c[(i+2)*n+col:], c20, c21, cols, acc)
+				}
+				if rows > 3 {
+					storeTile8(c[(i+3)*n+col:], c30, c31, cols, acc)
+				}
+			}
+		}
+	}
+}
+
+func storeTile8(dst []float32, lo, hi archsimd.Float32x8, cols int, acc bool) {
+	d0 := dst[:min(8, cols)]
+	if acc {
+		lo = lo.Add(loadPart8(d0))
+	}
+	storePart8(lo, d0)
+	if cols > 8 {
+		d1 := dst[8:cols]
+		if acc {
+			hi = hi.Add(loadPart8(d1))
+		}
+		storePart8(hi, d1)
+	}
+}
+
+// tile16 is the inner loop of gemmPacked16, on its own so that its registers are
+// all it holds: the row addresses of A, the panel address and the 8 sums.
+func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16) {
+	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
+		b0, b1 := load16(pb, 0), load16(pb, 64)
+		x := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a0, p)))
+		c00, c01 = x.MulAdd(b0, c00), x.MulAdd(b1, c01)
+		x = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a1, p)))
+		c10, c11 = x.MulAdd(b0, c10), x.MulAdd(b1, c11)
+		x = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a2, p)))
+		c20, c21 = x.MulAdd(b0, c20), x.MulAdd(b1, c21)
+		x = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a3, p)))
+		c30, c31 = x.MulAdd(b0, c30), x.MulAdd(b1, c31)
+		if p += 4; p == ast { // stop before pb moves past the panel
+			break
+		}
+	}
+	return c00, c01, c10, c11, c20, c21, c30, c31
+}
+
+// tile8 is tile16 with 8 lanes: 4 rows x 16 columns.
+func tile8(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8) {
+	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
+		b0, b1 := load8(pb, 0), load8(pb, 32)
+		x := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a0, p)))
+		c00, c01 = x.MulAdd(b0, c00), x.MulAdd(b1, c01)
+		x = archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a1, p)))
+		c10, c11 = x.MulAdd(b0, c10), x.MulAdd(b1, c11)
+		x = archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a2, p)))
+		c20, c21 = x.MulAdd(b0, c20), x.MulAdd(b1, c21)
+		x = archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a3, p)))
+		c30, c31 = x.MulAdd(b0, c30), x.MulAdd(b1, c31)
+		if p += 4; p == ast {
+			break
+		}
+	}
+	return c00, c01, c10, c11, c20, c21, c30, c31
+}

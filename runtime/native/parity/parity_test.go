@@ -1,0 +1,140 @@
+//go:build cgo
+
+package parity_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rnnrun/rnnrun/internal/mnistdata"
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
+	"github.com/rnnrun/rnnrun/runtime/model"
+	_ "github.com/rnnrun/rnnrun/runtime/native"
+	_ "github.com/rnnrun/rnnrun/runtime/onnx"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
+	"github.com/rnnrun/rnnrun/runtime/vision"
+)
+
+var backends = []string{"native", "onnx"}
+
+func shipped(t testing.TB, name, backend string) *model.Model {
+	return onnxtest.OpenShipped(t, name, model.Options{Backend: backend})
+}
+
+// The greedy (temperature 0) 500-character text of char.onnx, stateful and
+// windowed, is the same on native as on ONNX Runtime.
+func TestGreedyTextMatchesONNXRuntime(t *testing.T) {
+	for _, mode := range []textgen.Mode{textgen.ModeStateful, textgen.ModeWindowed} {
+		texts := map[string]string{}
+		for _, backend := range backends {
+			g, err := textgen.New(shipped(t, "char.onnx", backend), textgen.Options{Mode: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 500
+			if mode == textgen.ModeWindowed {
+				n = 100 // a full window per character: keep the race-enabled run short
+			}
+			var b strings.Builder
+			req := textgen.Request{Prompt: "ROMEO.\n", MaxLength: n, Sampling: textgen.Params{Temperature: 0}}
+			if _, err := g.Generate(context.Background(), req, func(s string) error { b.WriteString(s); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len([]rune(b.String())) != n {
+				t.Fatalf("%s %s: %d characters, want %d", backend, mode, len([]rune(b.String())), n)
+			}
+			texts[backend] = b.String()
+		}
+		if texts["native"] != texts["onnx"] {
+			t.Fatalf("%s: greedy texts differ\nnative: %q\nonnx:   %q", mode, texts["native"], texts["onnx"])
+		}
+		t.Logf("%s: identical %d-character greedy text: %q...", mode, len([]rune(texts["native"])), firstLine(texts["native"]))
+	}
+}
+
+func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+
+// The MNIST test set on mnist.onnx and mnist_tf.onnx: native gets the same
+// images right as ONNX Runtime, and the count Keras recorded in the metadata
+// (9917 and 9938 of 10,000). The race-enabled run checks the first 500 (make test also runs it in full without -race).
+func TestEvalMatchesONNXRuntime(t *testing.T) {
+	dir, err := mnistdata.Dir(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, labels, err := vision.LoadMNISTTest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(images)
+	if raceEnabled {
+		n = 500
+	}
+	for _, name := range []string{"mnist.onnx", "mnist_tf.onnx"} {
+		t.Run(name, func(t *testing.T) {
+			right := map[string][]bool{}
+			var meta model.Metadata
+			for _, backend := range backends {
+				m := shipped(t, name, backend)
+				meta = m.Metadata()
+				c, err := vision.NewClassifier(m, vision.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := c.Evaluate(context.Background(), images[:n], labels[:n], vision.EvalOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ok := make([]bool, n)
+				for i, p := range r.Predicted {
+					ok[i] = p == int(labels[i])
+				}
+				right[backend] = ok
+				t.Logf("%s on %s: %d/%d correct, %.0f images/s", name, backend, r.Correct, r.Total, r.ImagesPerSecond)
+				if n == meta.EvalTotal && r.Correct != meta.EvalCorrect {
+					t.Errorf("%s: %d correct, Keras recorded %d", backend, r.Correct, meta.EvalCorrect)
+				}
+			}
+			for i := range n {
+				if right["native"][i] != right["onnx"][i] {
+					t.Errorf("image %d: native right=%v, ONNX Runtime right=%v", i, right["native"][i], right["onnx"][i])
+				}
+			}
+		})
+	}
+}
+
+// Native beside ONNX Runtime (1 thread) through zero-allocation Bindings: the
+// char.onnx step at batch 1 and 64, mnist.onnx at batch 256, and the Keras 3
+// GRU char model as tf2onnx writes it (a Loop; 7 steps, batch 2).
+func BenchmarkCompare(b *testing.B) {
+	gru := filepath.Join(foreignDir(b), "keras_gru_char.onnx")
+	for _, backend := range backends {
+		char := shipped(b, "char.onnx", backend)
+		for _, batch := range []int{1, 64} {
+			b.Run(fmt.Sprintf("CharStep/%s/batch=%d", backend, batch), func(b *testing.B) {
+				onnxtest.RunBinding(b, onnxtest.CharBinding(b, char, batch, 1), batch, "rows/s")
+			})
+		}
+		m := onnxtest.Open(b, gru, backend)
+		x := model.NewFloat32(model.Shape{2, 7, 20}, nil)
+		for r := range 14 {
+			x.Float32s()[r*20+r%20] = 1
+		}
+		bd, err := m.Bind(map[string]*model.Tensor{m.Signature().Inputs[0].Name: x},
+			map[string]*model.Tensor{m.Signature().Outputs[0].Name: model.NewFloat32(model.Shape{2, 20}, nil)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("KerasGRULoop/%s/batch=2", backend), func(b *testing.B) {
+			onnxtest.RunBinding(b, bd, 2, "rows/s")
+		})
+		mnist := shipped(b, "mnist.onnx", backend)
+		b.Run(fmt.Sprintf("MNIST/%s/batch=256", backend), func(b *testing.B) {
+			onnxtest.RunBinding(b, onnxtest.MNISTBinding(b, mnist, 256), 256, "images/s")
+		})
+	}
+}

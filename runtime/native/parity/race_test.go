@@ -1,0 +1,5 @@
+//go:build cgo && race
+
+package parity_test
+
+const raceEnabled = true
