@@ -24,6 +24,11 @@ func DecodeJSON(data []byte, width, height int) ([]Gray, error) {
 	if len(data) > genericJSONLimit {
 		return nil, fmt.Errorf("%w: a body over %d bytes must be a rectangular nest of at most 3 arrays of integers 0..255", ErrBadPixels, genericJSONLimit)
 	}
+	return decodeGeneric(data, width, height)
+}
+
+// decodeGeneric is DecodeJSON through a generic JSON tree, which names what is wrong.
+func decodeGeneric(data []byte, width, height int) ([]Gray, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
