@@ -31,7 +31,9 @@ func FuzzGenerateRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	h := fakeEnv(f, envOptions{}).srv.Config.Handler
-	f.Fuzz(func(t *testing.T, body []byte) { fuzzRequest(t, h, "/v1/models/text/generate", "application/json", body) })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzRequest(t, h, "/v1/models/text/generate", "application/json", body)
+	})
 }
 
 // FuzzClassifyRequest decodes any body as a classify request, as JSON,
