@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -197,5 +198,45 @@ func TestLongCommandLine(t *testing.T) {
 	first := strings.SplitN(r.stdout, "\n", 2)[0]
 	if !strings.HasPrefix(first, png+" 7 ") {
 		t.Fatalf("first line %q, want MNIST test image 0 classified as 7", first)
+	}
+}
+
+// classify takes its files from a folder, a glob, stdin or a list file.
+func TestClassifyFileLists(t *testing.T) {
+	dir := filepath.Join("runtime", "vision", "testdata", "mnist")
+	pngs, _ := filepath.Glob(filepath.Join(repoRoot(), dir, "*.png"))
+	if len(pngs) < 2 {
+		t.Fatal("no shipped digits")
+	}
+	model := serveModel(t, "mnist.onnx")
+	var rel []string
+	for _, p := range pngs {
+		rel = append(rel, filepath.Join(dir, filepath.Base(p)))
+	}
+	want := runCLI(t, append([]string{"classify", "--model", model}, rel...)...)
+	if want.code != 0 || strings.Count(want.stdout, "\n") != len(pngs) {
+		t.Fatalf("explicit files: %d %s", want.code, want.stderr)
+	}
+	list := filepath.Join(t.TempDir(), "list.txt")
+	os.WriteFile(list, []byte(strings.Join(rel, "\n")+"\n"), 0o644)
+	for name, args := range map[string][]string{
+		"folder":     {dir},
+		"glob":       {filepath.Join(dir, "*.png")},
+		"@list":      {"@" + list},
+		"files-from": {"--files-from", list},
+	} {
+		r := runCLI(t, append([]string{"classify", "--model", model}, args...)...)
+		if r.code != 0 || r.stdout != want.stdout {
+			t.Errorf("%s: exit %d, stderr %s, stdout\n%s\nwant\n%s", name, r.code, r.stderr, r.stdout, want.stdout)
+		}
+	}
+	cmd := exec.Command(buildBinary(t), "classify", "--model", model, "-")
+	cmd.Dir, cmd.Stdin = repoRoot(), strings.NewReader(strings.Join(rel, "\n"))
+	out, err := cmd.Output()
+	if err != nil || string(out) != want.stdout {
+		t.Errorf("stdin: %v\n%s", err, out)
+	}
+	if r := runCLI(t, "classify", "--model", model, filepath.Join(dir, "*.nope")); r.code != 2 || !strings.Contains(r.stderr, "matches no file") {
+		t.Errorf("a glob matching nothing: %d %s", r.code, r.stderr)
 	}
 }
