@@ -50,28 +50,28 @@ echo
 echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "- $(go version | cut -d' ' -f3-), ONNX Runtime $ORT_VERSION, $(uname -sr)"
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- models: $(curl -s "$base/v1/models" | grep -o '"sha256":"[0-9a-f]\{12\}' | sed 's/"sha256":"//' | paste -sd' ')"
+echo "- models: $(curl -s "$base/api/v1/models" | grep -o '"sha256":"[0-9a-f]\{12\}' | sed 's/"sha256":"//' | paste -sd' ')"
 echo "- command: DURATION=$DURATION MAX=$MAX bash scripts/load.sh"
 echo
 echo "| run | clients | requests | errors | seconds | req/s | p50 ms | p90 ms | p99 ms | max ms |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 lg() { bin/loadgen -d "$DURATION" -n "$MAX" -format md "$@"; }
 for c in 1 4; do
-  lg -name "classify mnist, 1 PNG" -c "$c" -url "$base/v1/models/mnist/classify" -type image/png -file "$DIGIT"
+  lg -name "classify mnist, 1 PNG" -c "$c" -url "$base/api/v1/models/mnist/classify" -type image/png -file "$DIGIT"
 done
 for c in 1 4; do
-  lg -name "classify mnist-tf, 1 PNG" -c "$c" -url "$base/v1/models/mnist-tf/classify" -type image/png -file "$DIGIT"
+  lg -name "classify mnist-tf, 1 PNG" -c "$c" -url "$base/api/v1/models/mnist-tf/classify" -type image/png -file "$DIGIT"
 done
 for c in 1 4; do
-  lg -name "generate char, 100 chars" -c "$c" -url "$base/v1/models/char/generate" \
+  lg -name "generate char, 100 chars" -c "$c" -url "$base/api/v1/models/char/generate" \
      -body '{"prompt": "HERMIA.", "max_length": 100, "temperature": 0.8, "seed": 1}'
 done
 for c in 1 4; do
-  lg -name "generate char, 100 chars, stream" -c "$c" -url "$base/v1/models/char/generate" \
+  lg -name "generate char, 100 chars, stream" -c "$c" -url "$base/api/v1/models/char/generate" \
      -body '{"prompt": "HERMIA.", "max_length": 100, "temperature": 0.8, "seed": 1, "stream": true}'
 done
 for c in 1 2; do
-  lg -name "generate char-window, 20 chars" -c "$c" -url "$base/v1/models/char-window/generate" \
+  lg -name "generate char-window, 20 chars" -c "$c" -url "$base/api/v1/models/char-window/generate" \
      -body '{"prompt": "HERMIA.", "max_length": 20, "temperature": 0.8, "seed": 1}'
 done
 echo

@@ -1,9 +1,9 @@
 // Command loadgen sends a bounded closed-loop load to an rnnrun server on the
 // loopback interface and reports requests per second and latency percentiles.
 //
-//	loadgen -url http://127.0.0.1:8080/v1/models/char/generate \
+//	loadgen -url http://127.0.0.1:8080/api/v1/models/char/generate \
 //	        -body '{"prompt":"ROMEO:","max_length":100,"seed":1}' -c 4 -d 20s -n 5000
-//	loadgen -url http://127.0.0.1:8080/v1/models/mnist/classify \
+//	loadgen -url http://127.0.0.1:8080/api/v1/models/mnist/classify \
 //	        -file digit.png -type image/png -c 4 -d 20s
 //
 // Every worker sends its next request when the previous one has answered. The

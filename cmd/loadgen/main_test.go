@@ -6,7 +6,7 @@ import (
 )
 
 func TestCheckLoopback(t *testing.T) {
-	for _, ok := range []string{"http://127.0.0.1:8080/v1/models", "http://localhost:1/x", "http://[::1]:80/", "http://127.1.2.3/"} {
+	for _, ok := range []string{"http://127.0.0.1:8080/api/v1/models", "http://localhost:1/x", "http://[::1]:80/", "http://127.1.2.3/"} {
 		if err := checkLoopback(ok); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
 		}

@@ -96,7 +96,7 @@ func TestServeDecodeBombBounded(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Post(s.base+"/v1/models/mnist/classify", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+			resp, err := http.Post(s.base+"/api/v1/models/mnist/classify", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
 			if err != nil {
 				t.Error(err)
 				return

@@ -32,12 +32,14 @@ func (a *app) serveCmd() *cobra.Command {
 
   rnnrun serve --config configs/rnnrun.yaml
 
-  GET  /v1/models                 the models, their versions, status and last error
-  POST /v1/models/{name}/generate text generation (JSON; "stream": true for Server-Sent Events)
-  POST /v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
-  POST /v1/models/{name}/score    the loss of a text (JSON; "stream": true for progress events)
+  GET  /api/v1/models                 the models, their versions, status and last error
+  POST /api/v1/models/{name}/generate text generation (JSON; "stream": true for Server-Sent Events)
+  POST /api/v1/models/{name}/classify image classification (PNG/JPEG, multipart, JSON pixels)
+  POST /api/v1/models/{name}/score    the loss of a text (JSON; "stream": true for progress events)
+  GET  /v1/models  POST /v1/completions  OpenAI-compatible completions (a character is a token)
+  GET  /v2/...  POST /v2/models/{name}/infer  KServe v2 (Open Inference Protocol), any model
   GET  /healthz  /readyz  /metrics
-  GET  /                          the browser playground (--playground=false turns it off)
+  GET  /                              the browser playground (--playground=false turns it off)
 
 The config file (YAML, TOML or JSON) has a server: section and a models: list;
 configs/rnnrun.yaml is a commented example, docs/api.md describes the API. Every
@@ -239,7 +241,7 @@ loop:
 			s.log.Info("SIGHUP: reloading")
 			go func() {
 				<-started
-				_ = s.reg.Reload(regCtx) // errors are logged and shown on /v1/models
+				_ = s.reg.Reload(regCtx) // errors are logged and shown on /api/v1/models
 			}()
 		}
 	}

@@ -196,7 +196,7 @@ func TestServeShippedConfig(t *testing.T) {
 	}
 	s := startServe(t, env, "--config", filepath.Join(repoRoot(), "configs", "rnnrun.yaml"))
 	s.waitReady()
-	_, body := s.get("/v1/models")
+	_, body := s.get("/api/v1/models")
 	var list struct {
 		Models []struct {
 			Name, Status, Task string
@@ -216,7 +216,7 @@ func TestServeShippedConfig(t *testing.T) {
 		t.Fatalf("served %v", names)
 	}
 	for _, m := range []string{"char", "char-window"} {
-		code, body := s.post("/v1/models/"+m+"/generate", "application/json", []byte(`{"prompt": "HERMIA.", "max_length": 20, "seed": 1}`))
+		code, body := s.post("/api/v1/models/"+m+"/generate", "application/json", []byte(`{"prompt": "HERMIA.", "max_length": 20, "seed": 1}`))
 		if code != 200 || !strings.Contains(body, `"generated_chars":20`) {
 			t.Errorf("%s generate: %d %s", m, code, body)
 		}
@@ -231,7 +231,7 @@ func TestServeShippedConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, body := s.post("/v1/models/"+m+"/classify", "image/png", png)
+		code, body := s.post("/api/v1/models/"+m+"/classify", "image/png", png)
 		if want := fmt.Sprintf(`"label":"%d"`, pred[0]); code != 200 || !strings.Contains(body, want) {
 			t.Errorf("%s classify: %d %s, want %s", m, code, body, want)
 		}
@@ -257,7 +257,7 @@ func TestServeReloadAndGracefulShutdown(t *testing.T) {
 	s := startServe(t, []string{"RNNRUN_MODELS_MNIST_CONCURRENCY=3"}, "--config", cfg, "--log-format", "json")
 	s.waitReady()
 	concurrency := func(name string) int {
-		_, body := s.get("/v1/models/" + name)
+		_, body := s.get("/api/v1/models/" + name)
 		var st struct {
 			Concurrency int `json:"concurrency"`
 			Loads       int `json:"loads"`
@@ -288,7 +288,7 @@ func TestServeReloadAndGracefulShutdown(t *testing.T) {
 
 	// A stream in flight when SIGTERM arrives runs to its end (the windowed
 	// model runs the whole 100-character window for every character).
-	resp, err := http.Post(s.base+"/v1/models/slow/generate", "application/json",
+	resp, err := http.Post(s.base+"/api/v1/models/slow/generate", "application/json",
 		strings.NewReader(`{"prompt": "HERMIA.", "max_length": 1000, "seed": 5, "stream": true}`))
 	if err != nil {
 		t.Fatal(err)

@@ -81,11 +81,11 @@ func TestServeTLSAndToken(t *testing.T) {
 	if code := get("/healthz", ""); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
-	if code := get("/v1/models", ""); code != 401 {
-		t.Errorf("/v1/models without a token: %d, want 401", code)
+	if code := get("/api/v1/models", ""); code != 401 {
+		t.Errorf("/api/v1/models without a token: %d, want 401", code)
 	}
-	if code := get("/v1/models", "tok"); code != 200 {
-		t.Errorf("/v1/models with the token: %d, want 200", code)
+	if code := get("/api/v1/models", "tok"); code != 200 {
+		t.Errorf("/api/v1/models with the token: %d, want 200", code)
 	}
 	resp, err := http.Get("http://" + strings.TrimPrefix(s.base, "https://") + "/healthz")
 	if err == nil && resp.StatusCode == 200 {

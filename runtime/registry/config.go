@@ -46,7 +46,7 @@ var DefaultLoading = Loading{Watch: true, Debounce: 150 * time.Millisecond, Load
 
 // ModelConfig describes one served model.
 type ModelConfig struct {
-	// Name identifies the model in URLs (/v1/models/{name}/...): letters,
+	// Name identifies the model in URLs (/api/v1/models/{name}/...): letters,
 	// digits, '.', '_' and '-'.
 	Name string `mapstructure:"name" json:"name"`
 	// Path is the model file (.onnx) or SavedModel folder; a relative path is

@@ -34,14 +34,14 @@ func TestBearerTokens(t *testing.T) {
 			method, path, token string
 			want                int
 		}{
-			{"GET", "/v1/models", "", 401},
-			{"GET", "/v1/models", "wrong", 401},
-			{"GET", "/v1/models", "s3cre", 401},
-			{"GET", "/v1/models", "s3cret", 200},
-			{"GET", "/v1/models", "other", 200},
-			{"POST", "/v1/models/text/generate", "", 401},
-			{"POST", "/v1/models/text/generate", "s3cret", 200},
-			{"GET", "/v1/nope/../models", "", 401},
+			{"GET", "/api/v1/models", "", 401},
+			{"GET", "/api/v1/models", "wrong", 401},
+			{"GET", "/api/v1/models", "s3cre", 401},
+			{"GET", "/api/v1/models", "s3cret", 200},
+			{"GET", "/api/v1/models", "other", 200},
+			{"POST", "/api/v1/models/text/generate", "", 401},
+			{"POST", "/api/v1/models/text/generate", "s3cret", 200},
+			{"GET", "/api/api/v1/nope/../models", "", 401},
 			{"GET", "/healthz", "", 200},
 			{"GET", "/readyz", "", 200},
 			{"GET", "/metrics", "s3cret", 200},

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/internal/conf"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
@@ -29,6 +30,8 @@ type Config struct {
 	TLSKeyFile  string `mapstructure:"tls-key-file" json:"tls_key_file,omitempty"`
 	// AbsolutePaths shows absolute file paths in GET /v1/models.
 	AbsolutePaths bool `mapstructure:"absolute-paths" json:"absolute_paths"`
+	// SequenceLimits bound KServe v2's stateful sequences (max-sequences, sequence-idle).
+	protocol.SequenceLimits `mapstructure:",squash"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout" json:"read_header_timeout"`
 	// IdleTimeout closes idle keep-alive connections.
@@ -52,6 +55,7 @@ var Defaults = Config{
 		StreamIdle:     60 * time.Second,
 	},
 	Guard:             DefaultGuard,
+	SequenceLimits:    protocol.SequenceLimits{MaxSequences: 64, SequenceIdle: 5 * time.Minute},
 	ReadHeaderTimeout: 10 * time.Second,
 	IdleTimeout:       120 * time.Second,
 	ShutdownTimeout:   30 * time.Second,
@@ -103,6 +107,7 @@ func (c Config) Validate() error {
 		v   int64
 	}{{"max-body-bytes", c.MaxBodyBytes}, {"max-length", int64(c.MaxLength)}, {"max-prompt-chars", int64(c.MaxPromptChars)},
 		{"max-images", int64(c.MaxImages)}, {"max-pixels", int64(c.MaxPixels)}, {"request-timeout", int64(c.RequestTimeout)},
+		{"max-sequences", int64(c.MaxSequences)}, {"sequence-idle", int64(c.SequenceIdle)},
 		{"read-header-timeout", int64(c.ReadHeaderTimeout)},
 		{"max-decode-bytes", c.MaxDecodeBytes}, {"body-timeout", int64(c.BodyTimeout)}, {"write-timeout", int64(c.WriteTimeout)},
 		{"max-connections", int64(c.MaxConnections)}, {"stream-idle-timeout", int64(c.StreamIdle)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {

@@ -46,7 +46,7 @@ func Example() {
 	reg := registry.New(cfg, registry.WithLogger(quiet))
 	defer reg.Close()
 	if err := reg.Start(context.Background()); err != nil {
-		log.Print(err) // the failed models show on /v1/models; the others serve
+		log.Print(err) // the failed models show on /api/v1/models; the others serve
 	}
 
 	mux := http.NewServeMux()
@@ -55,7 +55,7 @@ func Example() {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	resp, err := http.Post(srv.URL+"/ml/v1/models/letters/generate", "application/json",
+	resp, err := http.Post(srv.URL+"/ml/api/v1/models/letters/generate", "application/json",
 		strings.NewReader(`{"prompt": "a", "max_length": 5, "temperature": 0}`))
 	if err != nil {
 		log.Fatal(err)

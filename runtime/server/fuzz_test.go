@@ -32,7 +32,7 @@ func FuzzGenerateRequest(f *testing.F) {
 	}
 	h := fakeEnv(f, envOptions{}).srv.Config.Handler
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fuzzRequest(t, h, "/v1/models/text/generate", "application/json", body)
+		fuzzRequest(t, h, "/api/v1/models/text/generate", "application/json", body)
 	})
 }
 
@@ -51,6 +51,6 @@ func FuzzClassifyRequest(f *testing.F) {
 		if strings.HasPrefix(string(body), "--b") {
 			ctype = ctypes[2]
 		}
-		fuzzRequest(t, h, "/v1/models/image/classify", ctype, body)
+		fuzzRequest(t, h, "/api/v1/models/image/classify", ctype, body)
 	})
 }

@@ -43,7 +43,7 @@ func readResponse(t *testing.T, conn net.Conn, timeout time.Duration) (*http.Res
 // A declared body over max-body-bytes is refused before a byte of it is read.
 func TestContentLengthOverLimitRefusedAtOnce(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	conn := rawRequest(t, e, "POST /v1/models/text/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{\"prompt\":")
+	conn := rawRequest(t, e, "POST /api/v1/models/text/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{\"prompt\":")
 	resp, body := readResponse(t, conn, 5*time.Second)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, `"code":"body_too_large"`) || !strings.Contains(body, "100000000") {
 		t.Fatalf("%d %s, want 413 body_too_large naming the Content-Length", resp.StatusCode, body)
@@ -55,8 +55,8 @@ func TestContentLengthOverLimitRefusedAtOnce(t *testing.T) {
 func TestStalledBodyIsCut(t *testing.T) {
 	const limit = 300 * time.Millisecond
 	for _, c := range []struct{ path, ctype string }{
-		{"/v1/models/text/generate", "application/json"},
-		{"/v1/models/image/classify", "image/png"},
+		{"/api/v1/models/text/generate", "application/json"},
+		{"/api/v1/models/image/classify", "image/png"},
 	} {
 		e := fakeEnv(t, envOptions{server: server.Options{Guard: server.Guard{BodyTimeout: limit}}})
 		start := time.Now()
@@ -78,7 +78,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 func TestBodyDeadlineLiftedAfterBody(t *testing.T) {
 	e := fakeEnv(t, envOptions{server: server.Options{Guard: server.Guard{BodyTimeout: 50 * time.Millisecond}}})
 	body := `{"prompt": "ab", "max_length": 10}` // 10 steps of 20 ms
-	req := fmt.Sprintf("POST /v1/models/slow/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	req := fmt.Sprintf("POST /api/v1/models/slow/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	conn := rawRequest(t, e, req)
 	br := bufio.NewReader(conn)
 	for i := range 2 {

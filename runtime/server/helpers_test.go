@@ -152,9 +152,9 @@ func decode[T any](t testing.TB, data []byte) T {
 
 func (e *env) models() server.ModelList {
 	e.t.Helper()
-	code, body := e.do("GET", "/v1/models", "", nil)
+	code, body := e.do("GET", "/api/v1/models", "", nil)
 	if code != 200 {
-		e.t.Fatalf("GET /v1/models: %d %s", code, body)
+		e.t.Fatalf("GET /api/v1/models: %d %s", code, body)
 	}
 	return decode[server.ModelList](e.t, body)
 }

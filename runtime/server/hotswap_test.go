@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rnnrun/rnnrun/runtime/protocol/openai"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
 	"github.com/rnnrun/rnnrun/runtime/task/classify"
@@ -177,7 +178,7 @@ func runHotSwap(t *testing.T, sc swapCase) {
 
 func generateVersion(prompt string, length int) func(e *env) (string, error) {
 	return func(e *env) (string, error) {
-		code, body, err := e.try("POST", "/v1/models/m/generate", "application/json",
+		code, body, err := e.try("POST", "/api/v1/models/m/generate", "application/json",
 			fmt.Appendf(nil, `{"prompt": %q, "max_length": %d}`, prompt, length))
 		if err != nil {
 			return "", err
@@ -224,7 +225,7 @@ func TestHotSwapShippedMNIST(t *testing.T) {
 	want := map[string]bool{wantLabel(t, "mnist.onnx", digit): true, wantLabel(t, "mnist_tf.onnx", digit): true}
 	runHotSwap(t, swapCase{a: shipped(t, "mnist.onnx"), b: shipped(t, "mnist_tf.onnx"), backend: "onnx",
 		request: func(e *env) (string, error) {
-			code, body, err := e.try("POST", "/v1/models/m/classify", "image/png", digit.png)
+			code, body, err := e.try("POST", "/api/v1/models/m/classify", "image/png", digit.png)
 			if err != nil {
 				return "", err
 			}
@@ -239,5 +240,33 @@ func TestHotSwapShippedMNIST(t *testing.T) {
 				return "", fmt.Errorf("classified t10k image %d as %+v, want one of %v", digit.index, resp.Predictions, want)
 			}
 			return resp.Version.SHA256, nil
+		}})
+}
+
+// Completions through the OpenAI protocol, swapped under load: the version
+// that served each is its system_fingerprint.
+func TestHotSwapOpenAI(t *testing.T) {
+	dir := t.TempDir()
+	for name, tag := range map[string]string{"a.json": "a", "b.json": "b"} {
+		spec := registrytest.Text(tag)
+		spec.Delay = time.Millisecond
+		if err := registrytest.Write(filepath.Join(dir, name), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runHotSwap(t, swapCase{a: filepath.Join(dir, "a.json"), b: filepath.Join(dir, "b.json"), backend: registrytest.Backend,
+		request: func(e *env) (string, error) {
+			code, body, err := e.try("POST", "/v1/completions", "application/json", []byte(`{"model": "m", "prompt": "abc", "max_tokens": 8}`))
+			if err != nil {
+				return "", err
+			}
+			if code != 200 {
+				return "", fmt.Errorf("status %d: %s", code, body)
+			}
+			resp, err := decodeErr[openai.Completion](body)
+			if err != nil || len(resp.Choices) != 1 || len(resp.Choices[0].Text) != 8 {
+				return "", fmt.Errorf("completion %s: %v", body, err)
+			}
+			return resp.SystemFingerprint, nil
 		}})
 }

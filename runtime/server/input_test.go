@@ -19,7 +19,7 @@ func TestClassifyReturnInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, body := e.do("POST", "/v1/models/image/classify?return_input=true", "image/png", digit)
+	code, body := e.do("POST", "/api/v1/models/image/classify?return_input=true", "image/png", digit)
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -35,11 +35,11 @@ func TestClassifyReturnInput(t *testing.T) {
 		}
 	}
 	// Without the parameter, no input in the answer.
-	if _, body := e.do("POST", "/v1/models/image/classify", "image/png", digit); bytes.Contains(body, []byte(`"input"`)) {
+	if _, body := e.do("POST", "/api/v1/models/image/classify", "image/png", digit); bytes.Contains(body, []byte(`"input"`)) {
 		t.Fatalf("input without return_input: %s", body)
 	}
 	// A 100x80 dark-on-light drawing comes back as 28x28 light ink on black.
-	code, body = e.do("POST", "/v1/models/image/classify?return_input=1", "image/png", pngDigit(t, 100, 80, true))
+	code, body = e.do("POST", "/api/v1/models/image/classify?return_input=1", "image/png", pngDigit(t, 100, 80, true))
 	p := decode[classify.Response](t, body).Predictions[0]
 	if code != 200 || !p.Preprocessed || p.Input == nil || p.Input.Width != 28 || len(p.Input.Pixels) != 28 {
 		t.Fatalf("%d %s", code, body)
@@ -53,7 +53,7 @@ func TestClassifyReturnInput(t *testing.T) {
 		rows[i] = make([]int, 28)
 	}
 	rows[10][10] = 255
-	code, body = e.postJSON("/v1/models/image/classify", map[string]any{"pixels": rows, "return_input": true})
+	code, body = e.postJSON("/api/v1/models/image/classify", map[string]any{"pixels": rows, "return_input": true})
 	if in := decode[classify.Response](t, body).Predictions[0].Input; code != 200 || in == nil || in.Pixels[10][10] != 255 {
 		t.Fatalf("JSON return_input: %d %s", code, body)
 	}
@@ -64,7 +64,7 @@ func TestClassifyReturnInput(t *testing.T) {
 func TestShippedClassifyInput(t *testing.T) {
 	e := shippedEnv(t)
 	drawing := pngDigit(t, 100, 80, true)
-	code, body := e.do("POST", "/v1/models/mnist/classify?return_input=true", "image/png", drawing)
+	code, body := e.do("POST", "/api/v1/models/mnist/classify?return_input=true", "image/png", drawing)
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -72,7 +72,7 @@ func TestShippedClassifyInput(t *testing.T) {
 	if !first.Preprocessed || first.Input == nil {
 		t.Fatalf("%s", body)
 	}
-	code, body = e.postJSON("/v1/models/mnist/classify", map[string]any{"pixels": first.Input.Pixels, "preprocess": false})
+	code, body = e.postJSON("/api/v1/models/mnist/classify", map[string]any{"pixels": first.Input.Pixels, "preprocess": false})
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}

@@ -40,7 +40,7 @@ func TestModelPathsRelativeToConfig(t *testing.T) {
 		if one := e.status("m"); one.Path != want {
 			t.Errorf("absolute-paths %v: GET /v1/models/m path %q, want %q", abs, one.Path, want)
 		}
-		if _, body := e.do("GET", "/v1/models", "", nil); !abs && strings.Contains(string(body), dir) {
+		if _, body := e.do("GET", "/api/v1/models", "", nil); !abs && strings.Contains(string(body), dir) {
 			t.Errorf("the models status shows the absolute folder: %s", body)
 		}
 	}

@@ -24,13 +24,14 @@ import (
 
 	"github.com/rnnrun/rnnrun/internal/conf"
 	"github.com/rnnrun/rnnrun/runtime/playground"
+	"github.com/rnnrun/rnnrun/runtime/protocol"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/task"
 )
 
 // Prefix is where rnnrun's own API lives: every model route is
 // Prefix + "/models/{name}/" + the task's route.
-const Prefix = "/v1"
+const Prefix = "/api/v1"
 
 // Options configure the handler. Zero limits take the server's Defaults.
 type Options struct {
@@ -52,11 +53,13 @@ type Options struct {
 	// AbsolutePaths shows file paths in the models status as they are;
 	// by default they are relative to the config file's folder (paths.go).
 	AbsolutePaths bool
+	// Sequences bound KServe v2's stateful sequences; zero fields take Defaults'.
+	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
 func OptionsFromConfig(c Config) Options {
-	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth, AbsolutePaths: c.AbsolutePaths}
+	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth, AbsolutePaths: c.AbsolutePaths, Sequences: c.SequenceLimits}
 }
 
 func (o *Options) fill() {
@@ -65,6 +68,7 @@ func (o *Options) fill() {
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
 	conf.Fill(&o.Guard, Defaults.Guard)
+	conf.Fill(&o.Sequences, Defaults.SequenceLimits)
 }
 
 // Server is the HTTP handler. It is safe for concurrent use.
@@ -92,6 +96,7 @@ func New(reg *registry.Registry, opts Options) *Server {
 	s.handler = s.authorize(s.guard(s.mux))
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
+	cs = append(cs, s.protocols()...)
 	for _, t := range reg.Tasks() {
 		if h, ok := t.(task.HTTP); ok {
 			cs = append(cs, s.taskRoutes(t.Name(), h.NewHTTP())...)
@@ -237,7 +242,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	task.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "models": models})
 }
 
-// ModelList is the body of GET /v1/models.
+// ModelList is the body of GET /api/v1/models.
 type ModelList struct {
 	Models []registry.ModelStatus `json:"models"`
 	Config registry.ConfigStatus  `json:"config"`

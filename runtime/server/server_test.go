@@ -27,7 +27,7 @@ import (
 
 func TestGenerate(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	code, body := e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a", "max_length": 6, "seed": 7})
+	code, body := e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a", "max_length": 6, "seed": 7})
 	if code != 200 {
 		t.Fatalf("status %d: %s", code, body)
 	}
@@ -39,23 +39,23 @@ func TestGenerate(t *testing.T) {
 		t.Fatal("response version differs from the listed one")
 	}
 	// Defaults from the config (max_length 5, greedy), a stop string, a random seed.
-	code, body = e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
+	code, body = e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a"})
 	if resp := decode[generate.Response](t, body); code != 200 || resp.Text != "bcdef" {
 		t.Fatalf("defaults: %d %s", code, body)
 	}
-	code, body = e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a", "stop": []string{"de"}, "temperature": 0, "top_k": 1, "top_p": 0.9})
+	code, body = e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a", "stop": []string{"de"}, "temperature": 0, "top_k": 1, "top_p": 0.9})
 	if resp := decode[generate.Response](t, body); code != 200 || resp.Text != "bc" || resp.Stats.StopReason != "stop" {
 		t.Fatalf("stop: %d %s", code, body)
 	}
 	// A JSON body without a Content-Type is accepted.
-	if code, body := e.do("POST", "/v1/models/text/generate", "", []byte(`{"prompt":"b"}`)); code != 200 {
+	if code, body := e.do("POST", "/api/v1/models/text/generate", "", []byte(`{"prompt":"b"}`)); code != 200 {
 		t.Fatalf("no content type: %d %s", code, body)
 	}
 }
 
 func TestGenerateStream(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	resp, err := e.client.Post(e.url("/v1/models/text/generate"), "application/json",
+	resp, err := e.client.Post(e.url("/api/v1/models/text/generate"), "application/json",
 		strings.NewReader(`{"prompt": "a", "max_length": 10, "temperature": 0, "stream": true}`))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestGenerateStream(t *testing.T) {
 		t.Fatalf("done event %+v", done)
 	}
 	// An error before the first chunk is a plain JSON error with its status.
-	code, body := e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "xyz", "stream": true})
+	code, body := e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "xyz", "stream": true})
 	if code != 422 || !strings.Contains(string(body), "unknown_character") {
 		t.Fatalf("stream with a bad prompt: %d %s", code, body)
 	}
@@ -104,7 +104,7 @@ func TestStreamDisconnectStopsGeneration(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/models/slow/generate"),
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/api/v1/models/slow/generate"),
 		strings.NewReader(`{"prompt": "a", "max_length": 1000, "stream": true}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.client.Do(req)
@@ -184,12 +184,12 @@ func TestClassify(t *testing.T) {
 		return resp
 	}
 	// One PNG of the model's size, as MNIST stores digits: fed as is.
-	code, body := e.do("POST", "/v1/models/image/classify", "image/png", pngDigit(t, 28, 28, false))
+	code, body := e.do("POST", "/api/v1/models/image/classify", "image/png", pngDigit(t, 28, 28, false))
 	if r := check("png", code, body, 1); r.Predictions[0].Preprocessed {
 		t.Fatal("an MNIST-like 28x28 image was preprocessed")
 	}
 	// A larger dark-on-light drawing is preprocessed.
-	code, body = e.do("POST", "/v1/models/image/classify", "image/png", pngDigit(t, 100, 80, true))
+	code, body = e.do("POST", "/api/v1/models/image/classify", "image/png", pngDigit(t, 100, 80, true))
 	if r := check("drawing", code, body, 1); !r.Predictions[0].Preprocessed {
 		t.Fatal("a 100x80 drawing was not preprocessed")
 	}
@@ -205,7 +205,7 @@ func TestClassify(t *testing.T) {
 		p.Write(pngDigit(t, 28+10*i, 28+10*i, i == 2))
 	}
 	mw.Close()
-	code, body = e.do("POST", "/v1/models/image/classify", mw.FormDataContentType(), buf.Bytes())
+	code, body = e.do("POST", "/api/v1/models/image/classify", mw.FormDataContentType(), buf.Bytes())
 	if r := check("multipart", code, body, 3); r.Predictions[2].Name != "d2.png" {
 		t.Fatalf("names not kept: %s", body)
 	}
@@ -214,14 +214,14 @@ func TestClassify(t *testing.T) {
 	for i := range rows {
 		rows[i] = make([]int, 28)
 	}
-	code, body = e.postJSON("/v1/models/image/classify", map[string]any{"pixels": rows})
+	code, body = e.postJSON("/api/v1/models/image/classify", map[string]any{"pixels": rows})
 	check("json rows", code, body, 1)
 	flat := make([][]int, 4)
 	for i := range flat {
 		flat[i] = make([]int, 28*28)
 		flat[i][400] = 200
 	}
-	code, body = e.postJSON("/v1/models/image/classify", map[string]any{"pixels": flat})
+	code, body = e.postJSON("/api/v1/models/image/classify", map[string]any{"pixels": flat})
 	check("json batch", code, body, 4)
 	// Many small files of large images: the request's pixel budget is 4 full-size images.
 	buf.Reset()
@@ -232,7 +232,7 @@ func TestClassify(t *testing.T) {
 		w.Write(big)
 	}
 	mw.Close()
-	if code, body := e.do("POST", "/v1/models/image/classify", mw.FormDataContentType(), buf.Bytes()); code != 413 || !strings.Contains(string(body), "image_too_large") {
+	if code, body := e.do("POST", "/api/v1/models/image/classify", mw.FormDataContentType(), buf.Bytes()); code != 413 || !strings.Contains(string(body), "image_too_large") {
 		t.Fatalf("5 images of 2048x2048: %d %s", code, body)
 	}
 	if !strings.Contains(e.metrics(), `rnnrun_images_classified_total{model="image"} 10`) {
@@ -269,48 +269,48 @@ func TestErrorStatuses(t *testing.T) {
 		status                          int
 		code                            string
 	}{
-		{"bad json", "POST", "/v1/models/text/generate", "application/json", `{"prompt": `, 400, "bad_json"},
-		{"unknown field", "POST", "/v1/models/text/generate", "application/json", `{"promt": "a"}`, 400, "bad_json"},
-		{"wrong type", "POST", "/v1/models/text/generate", "application/json", `{"max_length": "ten"}`, 400, "bad_json"},
-		{"negative temperature", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "temperature": -1}`, 400, "invalid_params"},
-		{"top_p above 1", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "top_p": 1.5}`, 400, "invalid_params"},
-		{"top_p 0", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "top_p": 0}`, 400, "invalid_params"},
-		{"null body", "POST", "/v1/models/text/generate", "application/json", ` null `, 400, "bad_json"},
-		{"null score body", "POST", "/v1/models/text/score", "application/json", `null`, 400, "bad_json"},
-		{"null classify body", "POST", "/v1/models/image/classify", "application/json", `null`, 400, "bad_json"},
-		{"raw traversal", "GET", "/v1/models/../models", "", ``, 400, "bad_path"},
-		{"raw traversal to a task", "POST", "/v1/models/text/../text/generate", "application/json", `{}`, 400, "bad_path"},
-		{"double slash", "GET", "//v1/models", "", ``, 400, "bad_path"},
-		{"max_length cap", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "max_length": 101}`, 400, "invalid_params"},
-		{"zero max_length", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "max_length": 0}`, 400, "invalid_params"},
-		{"prompt too long", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "` + strings.Repeat("ab", 26) + `"}`, 400, "invalid_params"},
-		{"empty stop", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "a", "stop": [""]}`, 400, "invalid_params"},
-		{"bad preprocess", "POST", "/v1/models/image/classify?preprocess=maybe", "image/png", "x", 400, "invalid_params"},
-		{"bad return_input", "POST", "/v1/models/image/classify?return_input=maybe", "image/png", "x", 400, "invalid_params"},
-		{"no pixels", "POST", "/v1/models/image/classify", "application/json", `{}`, 400, "bad_json"},
-		{"unknown model", "POST", "/v1/models/nope/generate", "application/json", `{"prompt": "a"}`, 404, "model_not_found"},
-		{"unknown model classify", "POST", "/v1/models/nope/classify", "image/png", "x", 404, "model_not_found"},
-		{"unknown model info", "GET", "/v1/models/nope", "", "", 404, "model_not_found"},
-		{"path as a name", "POST", "/v1/models/..%2F..%2Fetc%2Fpasswd/generate", "application/json", `{}`, 404, "model_not_found"},
-		{"dot dot", "POST", "/v1/models/../generate", "application/json", `{}`, 400, "bad_path"},
+		{"bad json", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": `, 400, "bad_json"},
+		{"unknown field", "POST", "/api/v1/models/text/generate", "application/json", `{"promt": "a"}`, 400, "bad_json"},
+		{"wrong type", "POST", "/api/v1/models/text/generate", "application/json", `{"max_length": "ten"}`, 400, "bad_json"},
+		{"negative temperature", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "temperature": -1}`, 400, "invalid_params"},
+		{"top_p above 1", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "top_p": 1.5}`, 400, "invalid_params"},
+		{"top_p 0", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "top_p": 0}`, 400, "invalid_params"},
+		{"null body", "POST", "/api/v1/models/text/generate", "application/json", ` null `, 400, "bad_json"},
+		{"null score body", "POST", "/api/v1/models/text/score", "application/json", `null`, 400, "bad_json"},
+		{"null classify body", "POST", "/api/v1/models/image/classify", "application/json", `null`, 400, "bad_json"},
+		{"raw traversal", "GET", "/api/v1/models/../models", "", ``, 400, "bad_path"},
+		{"raw traversal to a task", "POST", "/api/v1/models/text/../text/generate", "application/json", `{}`, 400, "bad_path"},
+		{"double slash", "GET", "//api/v1/models", "", ``, 400, "bad_path"},
+		{"max_length cap", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "max_length": 101}`, 400, "invalid_params"},
+		{"zero max_length", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "max_length": 0}`, 400, "invalid_params"},
+		{"prompt too long", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "` + strings.Repeat("ab", 26) + `"}`, 400, "invalid_params"},
+		{"empty stop", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "a", "stop": [""]}`, 400, "invalid_params"},
+		{"bad preprocess", "POST", "/api/v1/models/image/classify?preprocess=maybe", "image/png", "x", 400, "invalid_params"},
+		{"bad return_input", "POST", "/api/v1/models/image/classify?return_input=maybe", "image/png", "x", 400, "invalid_params"},
+		{"no pixels", "POST", "/api/v1/models/image/classify", "application/json", `{}`, 400, "bad_json"},
+		{"unknown model", "POST", "/api/v1/models/nope/generate", "application/json", `{"prompt": "a"}`, 404, "model_not_found"},
+		{"unknown model classify", "POST", "/api/v1/models/nope/classify", "image/png", "x", 404, "model_not_found"},
+		{"unknown model info", "GET", "/api/v1/models/nope", "", "", 404, "model_not_found"},
+		{"path as a name", "POST", "/api/v1/models/..%2F..%2Fetc%2Fpasswd/generate", "application/json", `{}`, 404, "model_not_found"},
+		{"dot dot", "POST", "/api/v1/models/../generate", "application/json", `{}`, 400, "bad_path"},
 		{"unknown endpoint", "GET", "/v2/whatever", "", "", 404, "not_found"},
-		{"wrong method", "GET", "/v1/models/text/generate", "", "", 405, "method_not_allowed"},
-		{"body too large", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "` + string(big) + `"}`, 413, "body_too_large"},
-		{"image too large", "POST", "/v1/models/image/classify", "image/png", string(big), 413, "body_too_large"},
-		{"pixels above the limit", "POST", "/v1/models/image/classify", "image/png", string(blankSized(t, 2049, 2048)), 413, "image_too_large"},
-		{"too many images", "POST", "/v1/models/image/classify", mw.FormDataContentType(), many.String(), 413, "too_many_images"},
-		{"generate as text/plain", "POST", "/v1/models/text/generate", "text/plain", `{"prompt": "a"}`, 415, "unsupported_media_type"},
-		{"generate as a form", "POST", "/v1/models/text/generate", "application/x-www-form-urlencoded", `prompt=a`, 415, "unsupported_media_type"},
-		{"classify as text/plain", "POST", "/v1/models/image/classify", "text/plain", `hello`, 415, "unsupported_media_type"},
-		{"unknown character", "POST", "/v1/models/text/generate", "application/json", `{"prompt": "abz"}`, 422, "unknown_character"},
-		{"empty prompt", "POST", "/v1/models/text/generate", "application/json", `{"prompt": ""}`, 422, "empty_prompt"},
-		{"generate on an image model", "POST", "/v1/models/image/generate", "application/json", `{"prompt": "a"}`, 422, "wrong_task"},
-		{"classify on a text model", "POST", "/v1/models/text/classify", "image/png", string(pngDigit(t, 28, 28, false)), 422, "wrong_task"},
-		{"not an image", "POST", "/v1/models/image/classify", "image/png", "this is not a png", 422, "bad_image"},
-		{"truncated png", "POST", "/v1/models/image/classify", "image/jpeg", string(pngDigit(t, 28, 28, false)[:60]), 422, "bad_image"},
-		{"blank image", "POST", "/v1/models/image/classify?preprocess=true", "image/png", string(blank(t)), 422, "bad_image"},
-		{"bad pixels", "POST", "/v1/models/image/classify", "application/json", `{"pixels": [[1, 2], [3]]}`, 422, "bad_image"},
-		{"pixel out of range", "POST", "/v1/models/image/classify", "application/json", `{"pixels": [300]}`, 422, "bad_image"},
+		{"wrong method", "GET", "/api/v1/models/text/generate", "", "", 405, "method_not_allowed"},
+		{"body too large", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "` + string(big) + `"}`, 413, "body_too_large"},
+		{"image too large", "POST", "/api/v1/models/image/classify", "image/png", string(big), 413, "body_too_large"},
+		{"pixels above the limit", "POST", "/api/v1/models/image/classify", "image/png", string(blankSized(t, 2049, 2048)), 413, "image_too_large"},
+		{"too many images", "POST", "/api/v1/models/image/classify", mw.FormDataContentType(), many.String(), 413, "too_many_images"},
+		{"generate as text/plain", "POST", "/api/v1/models/text/generate", "text/plain", `{"prompt": "a"}`, 415, "unsupported_media_type"},
+		{"generate as a form", "POST", "/api/v1/models/text/generate", "application/x-www-form-urlencoded", `prompt=a`, 415, "unsupported_media_type"},
+		{"classify as text/plain", "POST", "/api/v1/models/image/classify", "text/plain", `hello`, 415, "unsupported_media_type"},
+		{"unknown character", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": "abz"}`, 422, "unknown_character"},
+		{"empty prompt", "POST", "/api/v1/models/text/generate", "application/json", `{"prompt": ""}`, 422, "empty_prompt"},
+		{"generate on an image model", "POST", "/api/v1/models/image/generate", "application/json", `{"prompt": "a"}`, 422, "wrong_task"},
+		{"classify on a text model", "POST", "/api/v1/models/text/classify", "image/png", string(pngDigit(t, 28, 28, false)), 422, "wrong_task"},
+		{"not an image", "POST", "/api/v1/models/image/classify", "image/png", "this is not a png", 422, "bad_image"},
+		{"truncated png", "POST", "/api/v1/models/image/classify", "image/jpeg", string(pngDigit(t, 28, 28, false)[:60]), 422, "bad_image"},
+		{"blank image", "POST", "/api/v1/models/image/classify?preprocess=true", "image/png", string(blank(t)), 422, "bad_image"},
+		{"bad pixels", "POST", "/api/v1/models/image/classify", "application/json", `{"pixels": [[1, 2], [3]]}`, 422, "bad_image"},
+		{"pixel out of range", "POST", "/api/v1/models/image/classify", "application/json", `{"pixels": [300]}`, 422, "bad_image"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,7 +346,7 @@ func TestConcurrencyLimit429(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/v1/models/slow/generate"),
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.url("/api/v1/models/slow/generate"),
 		strings.NewReader(`{"prompt": "a", "max_length": 500, "stream": true}`))
 	resp, err := e.client.Do(req)
 	if err != nil {
@@ -354,29 +354,29 @@ func TestConcurrencyLimit429(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	readEvents(resp.Body, func(sseEvent) bool { return false }) // the first chunk: the slot is taken
-	code, body := e.postJSON("/v1/models/slow/generate", map[string]any{"prompt": "a"})
+	code, body := e.postJSON("/api/v1/models/slow/generate", map[string]any{"prompt": "a"})
 	if code != 429 || decode[apiErr](t, body).Error.Code != "model_busy" {
 		t.Fatalf("second request: %d %s", code, body)
 	}
 	// Other models are not limited by it.
-	if code, body := e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"}); code != 200 {
+	if code, body := e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a"}); code != 200 {
 		t.Fatalf("another model: %d %s", code, body)
 	}
 	cancel()
 	waitFor(t, "the slot to free", 3*time.Second, func() bool { return e.status("slow").InFlight == 0 })
-	if code, body := e.postJSON("/v1/models/slow/generate", map[string]any{"prompt": "a", "max_length": 2}); code != 200 {
+	if code, body := e.postJSON("/api/v1/models/slow/generate", map[string]any{"prompt": "a", "max_length": 2}); code != 200 {
 		t.Fatalf("after the first finished: %d %s", code, body)
 	}
 }
 
 func TestTimeoutAndInternalError(t *testing.T) {
 	e := fakeEnv(t, envOptions{server: server.Options{Limits: task.Limits{RequestTimeout: 100 * time.Millisecond}}})
-	code, body := e.postJSON("/v1/models/slow/generate", map[string]any{"prompt": "a", "max_length": 100})
+	code, body := e.postJSON("/api/v1/models/slow/generate", map[string]any{"prompt": "a", "max_length": 100})
 	if code != 504 || decode[apiErr](t, body).Error.Code != "timeout" {
 		t.Fatalf("slow request: %d %s", code, body)
 	}
 	// A timeout mid-stream ends the stream with an error event.
-	resp, err := e.client.Post(e.url("/v1/models/slow/generate"), "application/json", strings.NewReader(`{"prompt": "a", "max_length": 100, "stream": true}`))
+	resp, err := e.client.Post(e.url("/api/v1/models/slow/generate"), "application/json", strings.NewReader(`{"prompt": "a", "max_length": 100, "stream": true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestTimeoutAndInternalError(t *testing.T) {
 	f := fakeEnv(t, envOptions{registry: []registry.Option{registry.WithTask(generate.New(generate.Options{
 		Engine: func(string, *textgen.Generator) (generate.Engine, error) { return failing{}, nil },
 	}))}})
-	code, body = f.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
+	code, body = f.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a"})
 	if code != 500 || decode[apiErr](t, body).Error.Code != "internal" || !strings.Contains(string(body), "engine exploded") {
 		t.Fatalf("failing engine: %d %s", code, body)
 	}
@@ -405,7 +405,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code != 503 || !strings.Contains(string(body), `"loading"`) {
 		t.Fatalf("readyz before loading: %d %s", code, body)
 	}
-	code, body = e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
+	code, body = e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a"})
 	if code != 503 || decode[apiErr](t, body).Error.Code != "model_unavailable" {
 		t.Fatalf("generate before loading: %d %s", code, body)
 	}
@@ -433,12 +433,12 @@ func TestModelsEndpoint(t *testing.T) {
 		len(m.Signature.Inputs) != 1 || m.Concurrency != 8 || m.LastError != "" {
 		t.Fatalf("text model %+v", m)
 	}
-	code, body := e.do("GET", "/v1/models/image", "", nil)
+	code, body := e.do("GET", "/api/v1/models/image", "", nil)
 	if st := decode[registry.ModelStatus](t, body); code != 200 || st.Name != "image" || len(st.Details["labels"].([]any)) != 10 {
-		t.Fatalf("GET /v1/models/image: %d %s", code, body)
+		t.Fatalf("GET /api/v1/models/image: %d %s", code, body)
 	}
 	// The raw JSON has the documented keys.
-	_, body = e.do("GET", "/v1/models", "", nil)
+	_, body = e.do("GET", "/api/v1/models", "", nil)
 	var raw map[string][]map[string]any
 	json.Unmarshal(body, &raw)
 	for _, k := range []string{"name", "version", "task", "backend", "signature", "status"} {
@@ -450,9 +450,9 @@ func TestModelsEndpoint(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	e := fakeEnv(t, envOptions{})
-	e.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a", "max_length": 7})
-	e.postJSON("/v1/models/nope/generate", map[string]any{"prompt": "a"})
-	e.do("POST", "/v1/models/image/classify", "image/png", pngDigit(t, 28, 28, false))
+	e.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a", "max_length": 7})
+	e.postJSON("/api/v1/models/nope/generate", map[string]any{"prompt": "a"})
+	e.do("POST", "/api/v1/models/image/classify", "image/png", pngDigit(t, 28, 28, false))
 	wants := []string{
 		`rnnrun_http_requests_total{model="text",route="generate",status="200"} 1`,
 		`rnnrun_http_requests_total{model="",route="generate",status="404"} 1`,
@@ -498,7 +498,7 @@ func TestMetrics(t *testing.T) {
 func TestTwoServers(t *testing.T) {
 	a := fakeEnv(t, envOptions{})
 	b := fakeEnv(t, envOptions{})
-	a.postJSON("/v1/models/text/generate", map[string]any{"prompt": "a"})
+	a.postJSON("/api/v1/models/text/generate", map[string]any{"prompt": "a"})
 	if strings.Contains(b.metrics(), `model="text",route="generate"`) {
 		t.Fatal("metrics leak between servers")
 	}

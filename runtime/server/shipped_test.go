@@ -52,14 +52,14 @@ func TestShippedGenerate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, body := e.postJSON("/v1/models/"+name+"/generate", map[string]any{"prompt": "HERMIA.", "max_length": 60, "temperature": 0})
+		code, body := e.postJSON("/api/v1/models/"+name+"/generate", map[string]any{"prompt": "HERMIA.", "max_length": 60, "temperature": 0})
 		if code != 200 {
 			t.Fatalf("%s: %d %s", name, code, body)
 		}
 		if got := decode[generate.Response](t, body).Text; got != want {
 			t.Fatalf("%s over HTTP: %q, in process: %q", name, got, want)
 		}
-		resp, err := e.client.Post(e.url("/v1/models/"+name+"/generate"), "application/json",
+		resp, err := e.client.Post(e.url("/api/v1/models/"+name+"/generate"), "application/json",
 			strings.NewReader(`{"prompt": "HERMIA.", "max_length": 60, "temperature": 0, "stream": true}`))
 		if err != nil {
 			t.Fatal(err)
@@ -110,7 +110,7 @@ func TestShippedGenerateBatched(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			code, body, err := e.try("POST", "/v1/models/char/generate", "application/json",
+			code, body, err := e.try("POST", "/api/v1/models/char/generate", "application/json",
 				[]byte(fmt.Sprintf(`{"prompt": "HERMIA.\n", "max_length": %d, "temperature": 0.8, "seed": %d}`, 30+5*i, i)))
 			if err == nil && code != 200 {
 				err = fmt.Errorf("status %d: %s", code, body)
@@ -147,7 +147,7 @@ func TestShippedClassify(t *testing.T) {
 	}
 	mw.Close()
 	for name, file := range map[string]string{"mnist": "mnist.onnx", "mnist-tf": "mnist_tf.onnx"} {
-		code, body := e.do("POST", "/v1/models/"+name+"/classify", mw.FormDataContentType(), buf.Bytes())
+		code, body := e.do("POST", "/api/v1/models/"+name+"/classify", mw.FormDataContentType(), buf.Bytes())
 		if code != 200 {
 			t.Fatalf("%s: %d %s", name, code, body)
 		}
@@ -165,10 +165,10 @@ func TestShippedClassify(t *testing.T) {
 		}
 	}
 	// A text model refuses images, an image model prompts.
-	if code, _ := e.do("POST", "/v1/models/char/classify", "image/png", digits[0].png); code != 422 {
+	if code, _ := e.do("POST", "/api/v1/models/char/classify", "image/png", digits[0].png); code != 422 {
 		t.Fatalf("classify on char: %d", code)
 	}
-	if code, _ := e.postJSON("/v1/models/mnist/generate", map[string]any{"prompt": "a"}); code != 422 {
+	if code, _ := e.postJSON("/api/v1/models/mnist/generate", map[string]any{"prompt": "a"}); code != 422 {
 		t.Fatalf("generate on mnist: %d", code)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -37,18 +37,35 @@ func (s *SSE) start() {
 	s.c.W.WriteHeader(http.StatusOK)
 }
 
-// Event sends one event whose data is v as JSON, and flushes it, within
-// the stream idle limit (Limits.StreamIdle) from now.
+// Event sends one event whose data is v as JSON, and flushes it.
 func (s *SSE) Event(name string, v any) error {
-	s.start()
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return s.write("event: " + name + "\ndata: " + string(data) + "\n\n")
+}
+
+// Data sends one unnamed event whose data is v as JSON (a string as it is), and flushes it.
+func (s *SSE) Data(v any) error {
+	text, ok := v.(string)
+	if !ok {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		text = string(data)
+	}
+	return s.write("data: " + text + "\n\n")
+}
+
+// write sends one event within the stream idle limit (Limits.StreamIdle) from now.
+func (s *SSE) write(event string) error {
+	s.start()
 	if idle := s.c.Limits.StreamIdle; idle > 0 {
 		_ = s.rc.SetWriteDeadline(time.Now().Add(idle)) // replaces the non-streaming deadline
 	}
-	if _, err := fmt.Fprintf(s.c.W, "event: %s\ndata: %s\n\n", name, data); err != nil {
+	if _, err := io.WriteString(s.c.W, event); err != nil {
 		s.WriteFailed = true
 		return err
 	}

@@ -107,8 +107,15 @@ func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 			return fmt.Errorf("%s: state output %q: %w", g.m.Path(), name, err)
 		}
 	}
-	s.x = model.NewFloat32(model.Shape{1, 1, V}, nil)
+	return s.bindSteps()
+}
+
+// bindSteps binds the two ping-pong steps of a stateful stream whose state is in s.a.
+func (s *stream) bindSteps() error {
+	g := s.g
+	s.x = model.NewFloat32(model.Shape{1, 1, int64(g.vocab.Size())}, nil)
 	s.last = 0
+	var err error
 	pair := func(from, to []*model.Tensor) (model.Binding, error) {
 		b, err := g.bindStep(s.x, s.probs, from, to)
 		if err == nil {

@@ -2,9 +2,9 @@
 // API's paths are here and nowhere else. They are relative to the page, so
 // the page works wherever the API is mounted (docs/api.md).
 export const PATHS = {
-  models: "v1/models",
-  generate: (name) => `v1/models/${encodeURIComponent(name)}/generate`,
-  classify: (name) => `v1/models/${encodeURIComponent(name)}/classify`,
+  models: "api/v1/models",
+  generate: (name) => `api/v1/models/${encodeURIComponent(name)}/generate`,
+  classify: (name) => `api/v1/models/${encodeURIComponent(name)}/classify`,
 };
 
 // ApiError is an error answer of the API ({"error": {"code", "message"}}),
@@ -50,13 +50,13 @@ async function errorOf(resp) {
   return new ApiError(resp.status, "http_" + resp.status, text.trim().slice(0, 200) || resp.statusText);
 }
 
-// listModels returns the body of GET /v1/models.
+// listModels returns the body of GET /api/v1/models.
 export async function listModels(timeoutMs = 5000) {
   const resp = await send(PATHS.models, { signal: AbortSignal.timeout(timeoutMs), cache: "no-store" });
   return resp.json();
 }
 
-// generate streams POST /v1/models/{name}/generate with "stream": true. It
+// generate streams POST /api/v1/models/{name}/generate with "stream": true. It
 // calls onChunk(text) for every chunk event and returns the done event's data.
 // Aborting signal closes the connection, which cancels the generation on the
 // server.
@@ -105,7 +105,7 @@ async function* events(body) {
   }
 }
 
-// classify posts one image (a Blob or File) to POST /v1/models/{name}/classify
+// classify posts one image (a Blob or File) to POST /api/v1/models/{name}/classify
 // and returns its prediction, with the 28x28 input the model saw.
 export async function classify(name, image, { preprocess = "auto" } = {}, signal) {
   const resp = await send(PATHS.classify(name), {

@@ -19,7 +19,7 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/vision"
 )
 
-// JSONBody is the JSON body of POST /v1/models/{name}/classify: pixel
+// JSONBody is the JSON body of POST /api/v1/models/{name}/classify: pixel
 // arrays of integers 0..255 in any shape vision.DecodeJSON reads ([h][w],
 // [h*w], [n][h][w] or [n][h*w]).
 type JSONBody struct {

@@ -65,12 +65,12 @@ func readBody(c *task.Call) (Request, error) {
 	if err := c.DecodeJSON(&body); err != nil {
 		return body, err
 	}
-	return body, checkBody(body, c.Limits)
+	return body, CheckBody(body, c.Limits)
 }
 
 func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, body Request) error {
-	req := body.request(in.Defaults())
-	if err := checkRequest(req, c.Limits); err != nil {
+	req, err := body.Resolve(in.Defaults(), c.Limits)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := c.Context()
@@ -93,8 +93,9 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, body Re
 	return nil
 }
 
-// checkBody checks what the body gives, before the model's defaults fill the rest.
-func checkBody(b Request, lim task.Limits) error {
+// CheckBody checks what a body gives, before the model's defaults fill the
+// rest: what the generate route does before it takes a concurrency slot.
+func CheckBody(b Request, lim task.Limits) error {
 	if b.MaxLength != nil && *b.MaxLength <= 0 {
 		return &textgen.ParamError{Name: "max_length", Value: *b.MaxLength, Rule: "must be positive"}
 	}
@@ -110,6 +111,13 @@ func checkRequest(req textgen.Request, lim task.Limits) error {
 		return &textgen.ParamError{Name: "prompt", Value: fmt.Sprintf("of %d characters", n), Rule: fmt.Sprintf("is above this server's limit of %d", lim.MaxPromptChars)}
 	}
 	return req.Validate()
+}
+
+// Resolve fills what the body leaves out from the model's defaults and
+// checks the result against textgen's rule and the server's limits.
+func (b Request) Resolve(d Defaults, lim task.Limits) (textgen.Request, error) {
+	req := b.request(d)
+	return req, checkRequest(req, lim)
 }
 
 // request fills what the body leaves out from the model's defaults.
