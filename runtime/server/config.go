@@ -28,7 +28,7 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile, both set, make rnnrun serve speak HTTPS.
 	TLSCertFile string `mapstructure:"tls-cert-file" json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string `mapstructure:"tls-key-file" json:"tls_key_file,omitempty"`
-	// AbsolutePaths shows absolute file paths in GET /v1/models.
+	// AbsolutePaths shows absolute file paths in GET /api/v1/models.
 	AbsolutePaths bool `mapstructure:"absolute-paths" json:"absolute_paths"`
 	// SequenceLimits bound KServe v2's stateful sequences (max-sequences, sequence-idle).
 	protocol.SequenceLimits `mapstructure:",squash"`
