@@ -6,6 +6,22 @@ import (
 	"unicode/utf8"
 )
 
+// feedStopper pushes text one character at a time through a stop matcher
+// and returns what it emitted (flushed at the end unless it stopped).
+func feedStopper(stops []string, text string) (string, bool) {
+	p := newStopper(stops)
+	var out strings.Builder
+	for _, r := range text {
+		s, done := p.push(string(r))
+		out.WriteString(s)
+		if done {
+			return out.String(), true
+		}
+	}
+	out.WriteString(p.flush())
+	return out.String(), false
+}
+
 // FuzzStopper: whatever the pieces, the stop matcher emits the text up to
 // the first stop string (stopping there) or, with none in it, all of it.
 func FuzzStopper(f *testing.F) {
@@ -22,21 +38,7 @@ func FuzzStopper(f *testing.F) {
 				stops = append(stops, s)
 			}
 		}
-		p := newStopper(stops)
-		var out strings.Builder
-		stopped := false
-		for _, r := range text {
-			s, done := p.push(string(r))
-			out.WriteString(s)
-			if done {
-				stopped = true
-				break
-			}
-		}
-		if !stopped {
-			out.WriteString(p.flush())
-		}
-		got := out.String()
+		got, stopped := feedStopper(stops, text)
 		first := -1
 		for _, s := range stops {
 			if i := strings.Index(text, s); i >= 0 && (first < 0 || i < first) {
