@@ -9,7 +9,7 @@ export GOEXPERIMENT ?= simd
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models
+.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models fuzz
 
 all: build
 
@@ -58,6 +58,11 @@ test-go: build foreign-models
 	$(GO) test -count=1 -tags purego ./runtime/native/kernel
 	$(GO) test -count=1 -run 'TestEvalMatchesONNXRuntime' ./runtime/native/parity/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./...
+	FUZZTIME=3s GO=$(GO) scripts/fuzz.sh
+
+# Every fuzz target, longer than `make test` runs them (FUZZTIME=10m make fuzz for more).
+fuzz:
+	FUZZTIME=$${FUZZTIME:-1m} GO=$(GO) scripts/fuzz.sh
 
 # The exporter's tests: bad input, the ONNX graphs, and a --fast export end to end into a
 # temporary folder (about a minute on 2 cores); plus the contract checks on the shipped files.

@@ -131,6 +131,9 @@ func openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
 	if path == "" {
 		return nil, usagef("--model is required (or RNNRUN_MODEL, or model: in the config file)")
 	}
+	if n := v.GetInt("threads"); n < 0 {
+		return nil, usagef("--threads %d: must be >= 0 (0: the backend's default)", n)
+	}
 	return model.Open(ctx, path, model.Options{
 		Backend:     model.BackendName(v.GetString("backend")),
 		Threads:     v.GetInt("threads"),

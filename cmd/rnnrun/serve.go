@@ -121,7 +121,7 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if err := s.listen(server.New(reg, opts)); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "rnnrun: serving on http://%s\n", s.addr)
+	fmt.Fprintf(a.stdout, "rnnrun: serving on %s://%s\n", s.scheme, s.addr)
 	log.Info("listening", "addr", s.addr, "config", path, "models", len(cfg.Models), "watch", cfg.Loading.Watch)
 	return s.run(cmd.Context())
 }
@@ -180,14 +180,15 @@ func registryOptions(v *viper.Viper, log *slog.Logger, path string, load func() 
 
 // serving is one run of the HTTP server over a registry.
 type serving struct {
-	log  *slog.Logger
-	reg  *registry.Registry
-	cfg  registry.Config
-	sc   server.Config
-	hup  chan os.Signal
-	hs   *http.Server
-	addr string
-	errs chan error // the HTTP server's end
+	log    *slog.Logger
+	reg    *registry.Registry
+	cfg    registry.Config
+	sc     server.Config
+	hup    chan os.Signal
+	hs     *http.Server
+	addr   string
+	scheme string     // http or https
+	errs   chan error // the HTTP server's end
 
 	// Request contexts outlive the signal: they are cancelled only when the
 	// shutdown timeout has passed.
@@ -199,6 +200,9 @@ func (s *serving) listen(handler http.Handler) error {
 	ln, err := net.Listen("tcp", s.sc.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.sc.Listen, err)
+	}
+	if ln, s.scheme, err = guardListener(ln, s.sc); err != nil {
+		return err
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	s.cancelRequests = cancel

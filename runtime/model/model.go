@@ -123,6 +123,14 @@ func Open(ctx context.Context, path string, opts Options) (*Model, error) {
 	if !st.IsDir() && st.Size() == 0 {
 		return nil, fmt.Errorf("%w: model file %s is empty", ErrBadModel, path)
 	}
+	if st.IsDir() && opts.Backend == "" { // a folder is taken for a SavedModel: say when it is not one
+		if _, err := os.Stat(filepath.Join(path, "saved_model.pb")); err != nil {
+			return nil, fmt.Errorf("%w: %s is a folder without saved_model.pb: give an .onnx file or a SavedModel folder", ErrBadModel, path)
+		}
+	}
+	if opts.Threads < 0 || opts.InterOpThreads < 0 {
+		return nil, fmt.Errorf("%w: threads %d, inter-op threads %d: must not be negative (0: the backend's default)", ErrBadModel, opts.Threads, opts.InterOpThreads)
+	}
 	backendsMu.RLock()
 	open, ok := backends[name]
 	backendsMu.RUnlock()

@@ -3,6 +3,8 @@ package model
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -156,5 +158,20 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(ctx, t.TempDir(), Options{Backend: "nope"}); !errors.Is(err, ErrNoBackend) {
 		t.Errorf("unknown backend: %v", err)
+	}
+}
+
+// A folder that is no SavedModel says so, whatever backends are compiled in;
+// negative thread counts are refused.
+func TestOpenNamesTheProblem(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Open(ctx, dir, Options{}); !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), dir+" is a folder without saved_model.pb") {
+		t.Errorf("empty folder: %v", err)
+	}
+	f := filepath.Join(dir, "m.onnx")
+	os.WriteFile(f, []byte("x"), 0o644)
+	if _, err := Open(ctx, f, Options{Threads: -1}); !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), "threads -1") {
+		t.Errorf("negative threads: %v", err)
 	}
 }

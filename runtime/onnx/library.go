@@ -112,7 +112,12 @@ func ensureEnv(explicit string) error {
 		return err
 	}
 	ort.SetSharedLibraryPath(lib)
-	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
+	var initErr error
+	err = onBigStack(func() { initErr = ort.InitializeEnvironment(ort.WithLogLevelFatal()) }) // bigstack.go says why
+	if err == nil {
+		err = initErr
+	}
+	if err != nil {
 		return fmt.Errorf("%w: loading ONNX Runtime from %s: %v", model.ErrLibrary, lib, err)
 	}
 	env.lib = lib

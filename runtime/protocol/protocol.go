@@ -21,6 +21,8 @@ type Env struct {
 	Registry *registry.Registry
 	// Limits are the server's limits, the same as its own routes'.
 	Limits task.Limits
+	// Decode is the server-wide budget of decoded input in flight (nil: unbounded).
+	Decode *task.Budget
 	// Sequences bound the stateful sequences a protocol keeps between calls.
 	Sequences SequenceLimits
 }

@@ -352,6 +352,12 @@ func (r *Registry) update(ctx context.Context, mc ModelConfig, cfg Config, reloa
 	if hashErr == nil && cur != nil && reflect.DeepEqual(cur.cfg, mc) && cur.version.SHA256 == sum {
 		r.mu.Lock()
 		s.cfg = mc // e.g. the same values in a rewritten file
+		if s.lastErr != "" {
+			// The file (and config) are back to what is serving: the failed
+			// attempts are moot, and the status says so.
+			s.lastErr, s.lastErrAt, s.failedKey, s.failures = "", time.Time{}, "", 0
+			r.log.Info("model file restored to the serving version; its last error is cleared", "model", mc.Name, "sha256", sum[:12])
+		}
 		r.mu.Unlock()
 		return false, nil // unchanged
 	}
@@ -398,7 +404,7 @@ func (r *Registry) update(ctx context.Context, mc ModelConfig, cfg Config, reloa
 	prev := s.cur
 	s.cur, s.cfg, s.state = e, mc, StateReady
 	s.loads++
-	s.lastErr, s.lastErrAt, s.failedKey = "", time.Time{}, ""
+	s.lastErr, s.lastErrAt, s.failedKey, s.failures = "", time.Time{}, "", 0
 	r.metrics.loads.WithLabelValues(mc.Name, "ok").Inc()
 	r.metrics.ready.WithLabelValues(mc.Name).Set(1)
 	r.metrics.setVersion(mc.Name, e.version.SHA256, e.kind)

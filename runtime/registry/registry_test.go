@@ -277,8 +277,38 @@ func TestBrokenModelKeepsOldVersion(t *testing.T) {
 	if err := r.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := r.ModelStatus("m"); st.LastError != "" || st.Version.SHA256 == good.Version.SHA256 || st.Loads != 2 || st.Failures != 3 {
+	if st, _ := r.ModelStatus("m"); st.LastError != "" || st.Version.SHA256 == good.Version.SHA256 || st.Loads != 2 || st.Failures != 0 {
 		t.Fatalf("after the fix: %+v", st)
+	}
+}
+
+// A file restored to the bytes already serving clears the error and the
+// failed loads (the Prometheus counters keep the totals).
+func TestRestoredFileClearsError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.json")
+	write(t, path, registrytest.Text("good"))
+	r := newRegistry(t, fakeModel("m", path))
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	for round := range 2 { // twice: the same broken bytes again fail again
+		os.WriteFile(path, []byte("\x00garbage"), 0o644)
+		if err := r.Reload(context.Background()); err == nil {
+			t.Fatalf("round %d: a corrupt file reloaded", round)
+		}
+		if st, _ := r.ModelStatus("m"); st.LastError == "" || st.Failures != 1 || st.Status != registry.StateReady {
+			t.Fatalf("round %d: after the corrupt file: %+v", round, st)
+		}
+		os.WriteFile(path, good, 0o644)
+		if err := r.Reload(context.Background()); err != nil {
+			t.Fatalf("round %d: restored file: %v", round, err)
+		}
+		st, _ := r.ModelStatus("m")
+		if st.LastError != "" || st.LastErrorAt != nil || st.Failures != 0 || st.Loads != 1 || st.Status != registry.StateReady {
+			t.Fatalf("round %d: after restoring the serving bytes: %+v", round, st)
+		}
 	}
 }
 

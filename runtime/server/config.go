@@ -21,6 +21,15 @@ type Config struct {
 	Listen string `mapstructure:"listen" json:"listen"`
 	// Limits bound one request (body size, lengths, images, time).
 	task.Limits `mapstructure:",squash"`
+	// Guard: decode budget, body and write deadlines, connection limit.
+	Guard `mapstructure:",squash"`
+	// Auth: optional bearer tokens; Decode reads the token file.
+	Auth `mapstructure:",squash"`
+	// TLSCertFile and TLSKeyFile, both set, make rnnrun serve speak HTTPS.
+	TLSCertFile string `mapstructure:"tls-cert-file" json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `mapstructure:"tls-key-file" json:"tls_key_file,omitempty"`
+	// AbsolutePaths shows absolute file paths in GET /api/v1/models.
+	AbsolutePaths bool `mapstructure:"absolute-paths" json:"absolute_paths"`
 	// SequenceLimits bound KServe v2's stateful sequences (max-sequences, sequence-idle).
 	protocol.SequenceLimits `mapstructure:",squash"`
 	// ReadHeaderTimeout bounds reading a request's headers.
@@ -43,7 +52,9 @@ var Defaults = Config{
 		MaxImages:      64,
 		MaxPixels:      2048 * 2048, // up to 32 MiB once decoded
 		RequestTimeout: 60 * time.Second,
+		StreamIdle:     60 * time.Second,
 	},
+	Guard:             DefaultGuard,
 	SequenceLimits:    protocol.SequenceLimits{MaxSequences: 64, SequenceIdle: 5 * time.Minute},
 	ReadHeaderTimeout: 10 * time.Second,
 	IdleTimeout:       120 * time.Second,
@@ -67,6 +78,9 @@ func LoadConfig(path string) (Config, error) {
 // Decode reads the server: section of v, fills the defaults and validates it.
 func Decode(v *viper.Viper) (Config, error) {
 	SetDefaults(v)
+	for _, key := range []string{"auth-tokens", "auth-token-file", "public-metrics", "tls-cert-file", "tls-key-file", "absolute-paths"} {
+		_ = v.BindEnv("server." + key) // keys without a default: RNNRUN_SERVER_AUTH_TOKENS, ...
+	}
 	var file struct {
 		Server Config `mapstructure:"server"`
 	}
@@ -75,7 +89,14 @@ func Decode(v *viper.Viper) (Config, error) {
 	}
 	c := file.Server
 	conf.Fill(&c, Defaults)
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.Auth, err = c.Auth.load(); err != nil {
+		return c, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
+	}
+	return c, nil
 }
 
 // Validate rejects negative limits and timeouts.
@@ -87,10 +108,15 @@ func (c Config) Validate() error {
 	}{{"max-body-bytes", c.MaxBodyBytes}, {"max-length", int64(c.MaxLength)}, {"max-prompt-chars", int64(c.MaxPromptChars)},
 		{"max-images", int64(c.MaxImages)}, {"max-pixels", int64(c.MaxPixels)}, {"request-timeout", int64(c.RequestTimeout)},
 		{"max-sequences", int64(c.MaxSequences)}, {"sequence-idle", int64(c.SequenceIdle)},
-		{"read-header-timeout", int64(c.ReadHeaderTimeout)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
+		{"read-header-timeout", int64(c.ReadHeaderTimeout)},
+		{"max-decode-bytes", c.MaxDecodeBytes}, {"body-timeout", int64(c.BodyTimeout)}, {"write-timeout", int64(c.WriteTimeout)},
+		{"max-connections", int64(c.MaxConnections)}, {"stream-idle-timeout", int64(c.StreamIdle)}, {"idle-timeout", int64(c.IdleTimeout)}, {"shutdown-timeout", int64(c.ShutdownTimeout)}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: server.%s is negative", registry.ErrBadConfig, f.key))
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("%w: server.tls-cert-file and server.tls-key-file go together", registry.ErrBadConfig))
 	}
 	return errors.Join(errs...)
 }

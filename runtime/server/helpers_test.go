@@ -37,7 +37,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // env is a registry, its HTTP server on loopback and a client.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	cfg    string // config file, when the registry reloads from one
 	reg    *registry.Registry
@@ -55,7 +55,7 @@ type envOptions struct {
 }
 
 // newEnv serves cfg's models over HTTP on 127.0.0.1.
-func newEnv(t *testing.T, cfg registry.Config, o envOptions) *env {
+func newEnv(t testing.TB, cfg registry.Config, o envOptions) *env {
 	t.Helper()
 	var opts []registry.Option
 	opts = append(opts, registry.WithLogger(quiet()))
@@ -85,7 +85,7 @@ func newEnv(t *testing.T, cfg registry.Config, o envOptions) *env {
 
 // fakeEnv serves fake models: "text" (vocab a-h), "image" (always class 3)
 // and "slow" (a text model taking 20ms per step, concurrency 1).
-func fakeEnv(t *testing.T, o envOptions) *env {
+func fakeEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	slow := registrytest.Text("slow")
@@ -141,7 +141,7 @@ func (e *env) postJSON(path string, v any) (int, []byte) {
 	return e.do("POST", path, "application/json", data)
 }
 
-func decode[T any](t *testing.T, data []byte) T {
+func decode[T any](t testing.TB, data []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(data, &v); err != nil {

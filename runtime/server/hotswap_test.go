@@ -151,7 +151,7 @@ func runHotSwap(t *testing.T, sc swapCase) {
 	writeServeConfig(t, cfgPath, filepath.Base(corrupt), sc.backend, false)
 	waitFor(t, "the failed reload", 30*time.Second, func() bool { return e.status("m").LastError != "" })
 	st := e.status("m")
-	if st.Status != registry.StateReady || st.Version == nil || st.Version.SHA256 != shaA || st.Path != a {
+	if st.Status != registry.StateReady || st.Version == nil || st.Version.SHA256 != shaA || filepath.Join(filepath.Dir(cfgPath), st.Path) != a { // relative to the config folder
 		t.Fatalf("after the corrupt swap: %+v", st)
 	}
 	t.Logf("corrupt file refused: %s", st.LastError)

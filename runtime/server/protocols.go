@@ -14,7 +14,7 @@ var Protocols = []protocol.New{openai.New, kserve.New}
 
 // protocols mounts every protocol's endpoints and returns their collectors.
 func (s *Server) protocols() []prometheus.Collector {
-	env := protocol.Env{Registry: s.reg, Limits: s.opts.Limits, Sequences: s.opts.Sequences}
+	env := protocol.Env{Registry: s.reg, Limits: s.opts.Limits, Decode: s.budget, Sequences: s.opts.Sequences}
 	var cs []prometheus.Collector
 	for _, p := range Protocols {
 		routes := p(env)

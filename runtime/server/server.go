@@ -45,13 +45,21 @@ type Options struct {
 	Limits task.Limits
 	// NoPlayground turns off the browser page served at / (runtime/playground).
 	NoPlayground bool
+	// Guard: the decode budget and the body and write deadlines (guard.go);
+	// zero fields take Defaults'.
+	Guard Guard
+	// Auth: optional bearer tokens (auth.go); none means every route is open.
+	Auth Auth
+	// AbsolutePaths shows file paths in the models status as they are;
+	// by default they are relative to the config file's folder (paths.go).
+	AbsolutePaths bool
 	// Sequences bound KServe v2's stateful sequences; zero fields take Defaults'.
 	Sequences protocol.SequenceLimits
 }
 
 // OptionsFromConfig takes the limits from a server config section.
 func OptionsFromConfig(c Config) Options {
-	return Options{Limits: c.Limits, Sequences: c.SequenceLimits}
+	return Options{Limits: c.Limits, Guard: c.Guard, Auth: c.Auth, AbsolutePaths: c.AbsolutePaths, Sequences: c.SequenceLimits}
 }
 
 func (o *Options) fill() {
@@ -59,6 +67,7 @@ func (o *Options) fill() {
 		o.Logger = slog.Default()
 	}
 	conf.Fill(&o.Limits, Defaults.Limits)
+	conf.Fill(&o.Guard, Defaults.Guard)
 	conf.Fill(&o.Sequences, Defaults.SequenceLimits)
 }
 
@@ -70,6 +79,8 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	gather  prometheus.Gatherer
+	budget  *task.Budget
+	handler http.Handler // mux behind the guard
 }
 
 // New returns the API handler over reg.
@@ -80,7 +91,9 @@ func New(reg *registry.Registry, opts Options) *Server {
 		promReg = prometheus.NewRegistry()
 		promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg}
+	s := &Server{reg: reg, opts: opts, log: opts.Logger, mux: http.NewServeMux(), metrics: newMetrics(), gather: promReg,
+		budget: task.NewBudget(opts.Guard.MaxDecodeBytes)}
+	s.handler = s.authorize(s.guard(s.mux))
 	cs := append(s.metrics.collectors(), reg.Collectors()...)
 	s.routes()
 	cs = append(cs, s.protocols()...)
@@ -134,14 +147,16 @@ func (s *Server) taskRoutes(name string, h task.Handlers) []prometheus.Collector
 		}
 		handle := rt.Handle
 		s.handle(rt.Method, Prefix+"/models/{name}/"+rt.Path, label, func(w http.ResponseWriter, r *http.Request) {
-			handle(task.NewCall(w, r, s.reg, name, s.opts.Limits, h.MapError))
+			call := task.NewCall(w, r, s.reg, name, s.opts.Limits, h.MapError)
+			call.Decode = s.budget
+			handle(call)
 		})
 	}
 	return h.Collectors
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // recorder remembers the status and size of a response.
 type recorder struct {
@@ -234,7 +249,8 @@ type ModelList struct {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	task.WriteJSON(w, http.StatusOK, ModelList{Models: s.reg.Status(), Config: s.reg.ConfigStatus()})
+	models, cfg := s.relPaths(s.reg.Status(), s.reg.ConfigStatus())
+	task.WriteJSON(w, http.StatusOK, ModelList{Models: models, Config: cfg})
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
@@ -243,5 +259,6 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 		task.WriteError(w, http.StatusNotFound, "model_not_found", "no model named "+strconv.Quote(r.PathValue("name")))
 		return
 	}
-	task.WriteJSON(w, http.StatusOK, st)
+	list, _ := s.relPaths([]registry.ModelStatus{st}, s.reg.ConfigStatus())
+	task.WriteJSON(w, http.StatusOK, list[0])
 }

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,8 @@ type Call struct {
 	R      *http.Request
 	Model  string // the {name} of the route
 	Limits Limits
+	// Decode is the server-wide budget of decoded input in flight (nil: unbounded).
+	Decode *Budget
 
 	task     string
 	reg      *registry.Registry
@@ -47,6 +50,10 @@ func (c *Call) Acquire() (*registry.Lease, registry.Instance, error) {
 	}
 	return lease, in, nil
 }
+
+// ErrBodyTimeout is a request body that did not arrive within the server's
+// body timeout (408).
+var ErrBodyTimeout = errors.New("request body timeout")
 
 // Known fails the call with 404 unless the model is configured (so a bad
 // request for an unknown model says so before its body is read).
@@ -153,6 +160,8 @@ func MapError(err error) *APIError {
 	switch {
 	case errors.As(err, &mbe):
 		return NewError(http.StatusRequestEntityTooLarge, "body_too_large", msg)
+	case errors.Is(err, ErrBodyTimeout):
+		return NewError(http.StatusRequestTimeout, "body_timeout", msg)
 	case errors.Is(err, registry.ErrNotFound):
 		return NewError(http.StatusNotFound, "model_not_found", msg)
 	case errors.Is(err, registry.ErrBusy):
@@ -199,11 +208,14 @@ func MediaType(r *http.Request) (string, map[string]string) {
 
 // DecodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
 func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	br := bufio.NewReader(r.Body)
+	if isNull(br) {
+		return NewError(http.StatusBadRequest, "bad_json", "the body is JSON null; send an object")
+	}
+	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if BodyError(err) {
 			return err
 		}
 		return NewError(http.StatusBadRequest, "bad_json", "the body is not valid JSON for this request: "+err.Error())
@@ -212,6 +224,32 @@ func DecodeJSON(r *http.Request, v any) error {
 		return NewError(http.StatusBadRequest, "bad_json", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// isNull reports whether the JSON value ahead in br is null (which
+// encoding/json would take as an empty object), peeking only.
+func isNull(br *bufio.Reader) bool {
+	for i := 1; ; i++ {
+		b, err := br.Peek(i)
+		if err != nil || len(b) < i {
+			return false
+		}
+		switch b[i-1] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case 'n':
+			rest, _ := br.Peek(i + 3)
+			return string(rest[i-1:]) == "null"
+		}
+		return false
+	}
+}
+
+// BodyError reports whether err is the body's own limit (too large, too
+// slow) rather than bad content: such errors keep their own status.
+func BodyError(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe) || errors.Is(err, ErrBodyTimeout)
 }
 
 // Outcome lets a handler override the recorded status (e.g. a client that

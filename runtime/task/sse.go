@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 )
 
 // SSE writes a response as Server-Sent Events. The headers go out with the
@@ -58,8 +59,12 @@ func (s *SSE) Data(v any) error {
 	return s.write("data: " + text + "\n\n")
 }
 
+// write sends one event within the stream idle limit (Limits.StreamIdle) from now.
 func (s *SSE) write(event string) error {
 	s.start()
+	if idle := s.c.Limits.StreamIdle; idle > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(idle)) // replaces the non-streaming deadline
+	}
 	if _, err := io.WriteString(s.c.W, event); err != nil {
 		s.WriteFailed = true
 		return err

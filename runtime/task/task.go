@@ -72,6 +72,9 @@ type Limits struct {
 	MaxPixels int `mapstructure:"max-pixels" json:"max_pixels"`
 	// RequestTimeout bounds one request's work; 0 means none (so it is never filled in).
 	RequestTimeout time.Duration `mapstructure:"request-timeout" json:"request_timeout" fill:"no"`
+	// StreamIdle bounds the write of each event of a stream (SSE): a client
+	// that stops reading for that long loses the stream.
+	StreamIdle time.Duration `mapstructure:"stream-idle-timeout" json:"stream_idle_timeout"`
 }
 
 // Commander is a task with CLI commands.

@@ -87,22 +87,9 @@ func TestStopper(t *testing.T) {
 		{[]string{"ab", "bc"}, "zbc", "z", true},
 	}
 	for _, c := range cases {
-		p := newStopper(c.stops)
-		var out strings.Builder
-		stopped := false
-		for _, r := range c.pieces {
-			s, done := p.push(string(r))
-			out.WriteString(s)
-			if done {
-				stopped = true
-				break
-			}
-		}
-		if !stopped {
-			out.WriteString(p.flush())
-		}
-		if out.String() != c.emit || stopped != c.stop {
-			t.Errorf("stops %q on %q: emitted %q stop=%v, want %q stop=%v", c.stops, c.pieces, out.String(), stopped, c.emit, c.stop)
+		got, stopped := feedStopper(c.stops, c.pieces)
+		if got != c.emit || stopped != c.stop {
+			t.Errorf("stops %q on %q: emitted %q stop=%v, want %q stop=%v", c.stops, c.pieces, got, stopped, c.emit, c.stop)
 		}
 	}
 }

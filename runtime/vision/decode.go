@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif"  // registers GIF with image.Decode
 	_ "image/jpeg" // registers JPEG with image.Decode
 	_ "image/png"  // registers PNG with image.Decode
@@ -73,29 +74,8 @@ var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 
 // DecodeBytes is Decode over a byte slice.
 func DecodeBytes(data []byte, opts DecodeOptions) (image.Image, string, error) {
-	o := opts.withDefaults()
-	if len(data) == 0 {
-		return nil, "", fmt.Errorf("%w: the file is empty", ErrNotImage)
-	}
-	// image/png reports a 0x0 header as a generic format error; say what it is.
-	if len(data) >= 24 && bytes.HasPrefix(data, pngSignature) && string(data[12:16]) == "IHDR" {
-		w, h := binary.BigEndian.Uint32(data[16:20]), binary.BigEndian.Uint32(data[20:24])
-		if w == 0 || h == 0 {
-			return nil, "", fmt.Errorf("%w: the PNG header says %dx%d", ErrEmptyImage, w, h)
-		}
-	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, "", ErrNotImage
-		}
-		return nil, "", fmt.Errorf("%w: reading the %s header: %v", ErrBadImage, sniff(data), describe(err))
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", fmt.Errorf("%w: the %s image is %dx%d", ErrEmptyImage, format, cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(o.MaxPixels) {
-		return nil, "", fmt.Errorf("%w: the %s image is %dx%d (%d pixels), more than the limit of %d pixels", ErrTooLarge, format, cfg.Width, cfg.Height, px, o.MaxPixels)
+	if _, _, err := Probe(data, opts); err != nil {
+		return nil, "", err
 	}
 	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -105,6 +85,60 @@ func DecodeBytes(data []byte, opts DecodeOptions) (image.Image, string, error) {
 		return nil, "", fmt.Errorf("%w: the %s image is %dx%d", ErrEmptyImage, format, b.Dx(), b.Dy())
 	}
 	return img, format, nil
+}
+
+// Probe reads only the header of a PNG, JPEG or GIF image and checks it
+// against the limits of opts, without decoding the pixels.
+func Probe(data []byte, opts DecodeOptions) (image.Config, string, error) {
+	o := opts.withDefaults()
+	if len(data) == 0 {
+		return image.Config{}, "", fmt.Errorf("%w: the file is empty", ErrNotImage)
+	}
+	// image/png reports a 0x0 header as a generic format error; say what it is.
+	if len(data) >= 24 && bytes.HasPrefix(data, pngSignature) && string(data[12:16]) == "IHDR" {
+		w, h := binary.BigEndian.Uint32(data[16:20]), binary.BigEndian.Uint32(data[20:24])
+		if w == 0 || h == 0 {
+			return image.Config{}, "", fmt.Errorf("%w: the PNG header says %dx%d", ErrEmptyImage, w, h)
+		}
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return image.Config{}, "", ErrNotImage
+		}
+		return image.Config{}, "", fmt.Errorf("%w: reading the %s header: %v", ErrBadImage, sniff(data), describe(err))
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return cfg, format, fmt.Errorf("%w: the %s image is %dx%d", ErrEmptyImage, format, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > int64(o.MaxPixels) {
+		return cfg, format, fmt.Errorf("%w: the %s image is %dx%d (%d pixels), more than the limit of %d pixels", ErrTooLarge, format, cfg.Width, cfg.Height, px, o.MaxPixels)
+	}
+	return cfg, format, nil
+}
+
+// DecodedBytes estimates the memory that decoding and preprocessing an image
+// of cfg holds at its peak: the decoded picture at its color model's bytes
+// per pixel and a quarter more for the decoder's buffers (an interlaced
+// PNG's passes), or, once it is grey, two grey copies and the float64 crop
+// Preprocess makes (10 bytes per pixel), whichever is larger.
+func DecodedBytes(cfg image.Config) int64 {
+	bpp := int64(8) // RGBA64 and anything unknown
+	switch cfg.ColorModel {
+	case color.GrayModel, color.AlphaModel:
+		bpp = 1
+	case color.Gray16Model, color.Alpha16Model:
+		bpp = 2
+	case color.YCbCrModel:
+		bpp = 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		bpp = 4
+	}
+	if _, ok := cfg.ColorModel.(color.Palette); ok {
+		bpp = 1
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	return max(px*bpp+px*bpp/4+px, px*10)
 }
 
 // describe makes the decoders' end-of-data errors say what they mean.

@@ -18,6 +18,17 @@ import (
 // The pixels are returned as given: in the model's convention they can be
 // classified directly; otherwise pass them through Preprocess.
 func DecodeJSON(data []byte, width, height int) ([]Gray, error) {
+	if shape, vals, ok := decodeTyped(data); ok {
+		return fromShape(shape, vals, width, height)
+	}
+	if len(data) > genericJSONLimit {
+		return nil, fmt.Errorf("%w: a body over %d bytes must be a rectangular nest of at most 3 arrays of integers 0..255", ErrBadPixels, genericJSONLimit)
+	}
+	return decodeGeneric(data, width, height)
+}
+
+// decodeGeneric is DecodeJSON through a generic JSON tree, which names what is wrong.
+func decodeGeneric(data []byte, width, height int) ([]Gray, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -35,6 +46,11 @@ func DecodeJSON(data []byte, width, height int) ([]Gray, error) {
 	if err := flattenPixels(v, &vals); err != nil {
 		return nil, err
 	}
+	return fromShape(shape, vals, width, height)
+}
+
+// fromShape cuts the flat pixels of arrays of shape into images.
+func fromShape(shape []int, vals []uint8, width, height int) ([]Gray, error) {
 	want := func() error {
 		return fmt.Errorf("%w: arrays of shape %v; want [%d,%d], [%d], [n,%d,%d] or [n,%d]", ErrBadPixels, shape, height, width, width*height, height, width, width*height)
 	}
@@ -59,6 +75,82 @@ func DecodeJSON(data []byte, width, height int) ([]Gray, error) {
 		return split(vals, shape[0], shape[2], shape[1]), nil
 	}
 	return nil, want()
+}
+
+// genericJSONLimit is the largest body DecodeJSON reads as a generic JSON
+// tree (for its precise messages): that tree takes about 48 bytes per byte
+// of a dense pixel array (an 8 MB body held about 340 MB).
+const genericJSONLimit = 1 << 20
+
+// JSONDecodedBytes estimates the memory DecodeJSON holds at its peak for a
+// body of n bytes: typed float64 arrays (at most one value per 2 bytes, 8
+// bytes each, twice while a slice grows, then one byte each), or the
+// generic tree for a small body that is not such arrays.
+func JSONDecodedBytes(n int) int64 {
+	if n <= genericJSONLimit {
+		return int64(n) * 48
+	}
+	return int64(n) * 10
+}
+
+// decodeTyped reads a nest of 1 to 3 arrays of numbers into typed slices,
+// without the generic tree; ok is false for anything else (null entries,
+// ragged or deeper arrays, values that are not integers 0..255), which the
+// generic path then reads to say what is wrong.
+func decodeTyped(data []byte) (shape []int, vals []uint8, ok bool) {
+	if bytes.Contains(data, []byte("null")) { // null would decode as 0
+		return nil, nil, false
+	}
+	depth := 0
+	for _, c := range data {
+		if c == '[' {
+			depth++
+		} else if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			break
+		}
+	}
+	var rows [][]float64
+	switch depth {
+	case 1:
+		var a []float64
+		if json.Unmarshal(data, &a) != nil {
+			return nil, nil, false
+		}
+		shape, rows = []int{len(a)}, [][]float64{a}
+	case 2:
+		if json.Unmarshal(data, &rows) != nil || len(rows) == 0 {
+			return nil, nil, false
+		}
+		shape = []int{len(rows), len(rows[0])}
+	case 3:
+		var a [][][]float64
+		if json.Unmarshal(data, &a) != nil || len(a) == 0 || len(a[0]) == 0 {
+			return nil, nil, false
+		}
+		shape = []int{len(a), len(a[0]), len(a[0][0])}
+		for _, img := range a {
+			if len(img) != shape[1] {
+				return nil, nil, false
+			}
+			rows = append(rows, img...)
+		}
+	default:
+		return nil, nil, false
+	}
+	width := shape[len(shape)-1]
+	vals = make([]uint8, 0, len(rows)*width)
+	for _, r := range rows {
+		if len(r) != width {
+			return nil, nil, false
+		}
+		for _, f := range r {
+			if f != math.Trunc(f) || f < 0 || f > 255 {
+				return nil, nil, false
+			}
+			vals = append(vals, uint8(f))
+		}
+	}
+	return shape, vals, true
 }
 
 func split(vals []uint8, n, w, h int) []Gray {

@@ -37,6 +37,7 @@ func (h *handler) images(w http.ResponseWriter, r *http.Request, req InferReques
 		return
 	}
 	c := task.NewCall(w, r, h.env.Registry, classify.Name, h.env.Limits, classify.MapError)
+	c.Decode = h.env.Decode
 	lease, in, err := acquire[*classify.Instance](c)
 	if err != nil {
 		imageFail(c, err)
@@ -45,7 +46,7 @@ func (h *handler) images(w http.ResponseWriter, r *http.Request, req InferReques
 	defer lease.Release()
 	ctx, cancel := h.context(r)
 	defer cancel()
-	results, err := in.ClassifyFiles(ctx, files, h.env.Limits)
+	results, err := in.ClassifyFiles(ctx, c, files)
 	if err != nil {
 		imageFail(c, err)
 		return

@@ -35,8 +35,13 @@ made (grey, light ink on dark, cropped to the ink, scaled to fit 20x20, centred 
 mass in 28x28); --raw feeds their pixels as they are instead. MNIST idx image files
 (.gz or plain) and JSON pixel arrays of the model's size are fed as they are; an
 idx file prints one line per image, named FILE[i]. A file that cannot be read is
-reported on stderr and the others are still classified; the exit status is then 1.`,
-		Args: cobra.MinimumNArgs(1),
+reported on stderr and the others are still classified; the exit status is then 1.
+
+A folder stands for its image files (.png, .jpg, .gif, .json, idx), a quoted pattern ('digits/*.png') for the files
+it matches, - for names read from stdin and @LIST (or --files-from LIST) for
+names read from a file, one a line:
+
+  find digits -name '*.png' | rnnrun classify --model models/export/mnist.onnx -`,
 		RunE: func(cmd *cobra.Command, files []string) error { return run(cli, cmd, files) },
 	}
 	fs := cmd.Flags()
@@ -46,6 +51,7 @@ reported on stderr and the others are still classified; the exit status is then 
 	fs.Bool("json", false, "print JSON: {\"model\", \"results\": [{\"file\", \"label\", \"prob\", \"top_k\", \"probs\"} or {\"file\", \"error\"}]}")
 	fs.Bool("raw", false, "feed pictures' pixels as they are (grey, no preprocessing); they must have the model's size")
 	fs.Int("max-pixels", vision.DefaultMaxPixels, "largest picture decoded, in pixels (width*height)")
+	fs.String("files-from", "", "read the image file names from this file, one a line (- for stdin)")
 	return []*cobra.Command{cmd}
 }
 
@@ -112,6 +118,13 @@ func run(cli task.CLI, cmd *cobra.Command, files []string) error {
 	}
 	opts, err := Options(v, topK)
 	if err != nil {
+		return err
+	}
+	from, _ := cmd.Flags().GetString("files-from")
+	if from == "-" {
+		files, from = append(files, "-"), ""
+	}
+	if files, err = expandFiles(files, from, cmd.InOrStdin()); err != nil {
 		return err
 	}
 	return task.WithModel(cmd.Context(), cli, v, func(m *model.Model) error {

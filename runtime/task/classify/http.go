@@ -69,10 +69,13 @@ type Response struct {
 	Predictions []Classification `json:"predictions"`
 }
 
-// input is one image of a request before preparation.
+// input is one image of a request before preparation: an encoded picture
+// (its bytes and header, decoded only inside a concurrency slot and under the
+// server's decode budget) or JSON pixels.
 type input struct {
 	name string
-	img  image.Image // decoded picture, or nil
+	data []byte       // the encoded picture, or nil
+	cfg  image.Config // its header
 	gray *vision.Gray
 }
 
@@ -90,14 +93,20 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body)
 	cls, inputs := in.Classifier(), b.inputs
 	if b.pixelsJSON != nil {
 		var err error
-		if inputs, err = pixelInputs(cls, b.pixelsJSON, c.Limits.MaxImages); err != nil {
+		release, err := c.Reserve(vision.JSONDecodedBytes(len(b.pixelsJSON)))
+		if err != nil {
+			return err
+		}
+		inputs, err = pixelInputs(cls, b.pixelsJSON, c.Limits.MaxImages)
+		release()
+		if err != nil {
 			return err
 		}
 	}
 	if len(inputs) == 0 {
 		return task.NewError(http.StatusBadRequest, "no_images", "the request holds no images")
 	}
-	images, results, err := prepareAll(cls, inputs, b.pre, b.withInput)
+	images, results, err := prepareAll(c, cls, inputs, b.pre, b.withInput)
 	if err != nil {
 		return err
 	}
@@ -116,9 +125,9 @@ func (h *handler) run(c *task.Call, lease *registry.Lease, in *Instance, b body)
 	return nil
 }
 
-// read checks the media type and reads and decodes the body, before a
-// concurrency slot is taken. JSON pixel arrays are decoded later, at the
-// model's size.
+// read checks the media type, reads the body and checks each image's header,
+// before a concurrency slot is taken. The pictures are decoded later, in the
+// slot and under the decode budget; JSON pixel arrays too, at the model's size.
 func (h *handler) read(c *task.Call) (body, error) {
 	mt, params := task.MediaType(c.R)
 	switch mt {
@@ -159,8 +168,8 @@ func (h *handler) read(c *task.Call) (body, error) {
 	if err != nil {
 		return b, err
 	}
-	img, err := h.decodeImage(c, data)
-	b.inputs = []input{{img: img}}
+	cfg, err := probe(c, data)
+	b.inputs = []input{{data: data, cfg: cfg}}
 	return b, err
 }
 
@@ -181,13 +190,17 @@ func pixelInputs(cls *vision.Classifier, pixels []byte, maxImages int) ([]input,
 	return inputs, nil
 }
 
-// prepareAll prepares every input, naming the image that fails.
-func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
+// prepareAll decodes and prepares every input, one at a time, naming the
+// image that fails; only the model-sized result of each is kept.
+func prepareAll(c *task.Call, cls *vision.Classifier, inputs []input, pre *bool, withInput bool) ([]vision.Gray, []Classification, error) {
 	images := make([]vision.Gray, len(inputs))
 	results := make([]Classification, len(inputs))
 	for i, in := range inputs {
-		g, prepped, err := prepare(cls, in, pre)
+		g, prepped, err := decodeAndPrepare(c, cls, in, pre)
 		if err != nil {
+			if errors.Is(err, errDecode) {
+				return nil, nil, err
+			}
 			if len(inputs) > 1 {
 				label := in.name
 				if label == "" {
@@ -206,7 +219,9 @@ func prepareAll(cls *vision.Classifier, inputs []input, pre *bool, withInput boo
 	return images, results, nil
 }
 
-// maxRequestImages bounds the decoded pixels of one request (see pixelBudget).
+// maxRequestImages bounds the decoded pixels of one request to this many
+// images of the largest size, so many small, highly compressed files cannot
+// take unbounded memory.
 const maxRequestImages = 4
 
 func tooMany(n, limit int) error {
@@ -236,8 +251,44 @@ func preprocessParam(v string) (*bool, error) {
 	return &b, nil
 }
 
-func (h *handler) decodeImage(c *task.Call, data []byte) (image.Image, error) {
-	return decodeFile(data, c.Limits)
+func decodeOptions(c *task.Call) vision.DecodeOptions {
+	return vision.DecodeOptions{MaxPixels: c.Limits.MaxPixels, MaxBytes: c.Limits.MaxBodyBytes}
+}
+
+// probe checks an image's header against the limits without decoding it.
+func probe(c *task.Call, data []byte) (image.Config, error) {
+	cfg, _, err := vision.Probe(data, decodeOptions(c))
+	return cfg, err
+}
+
+// errDecode marks an error decoding a picture, which already names its image.
+var errDecode = errors.New("decoding")
+
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string   { return e.err.Error() }
+func (e decodeError) Unwrap() []error { return []error{e.err, errDecode} }
+
+// decodeAndPrepare decodes an encoded picture under the decode budget and
+// prepares it; the decoded picture is dropped before the next one is decoded.
+func decodeAndPrepare(c *task.Call, cls *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
+	if in.data == nil {
+		return prepare(cls, *in.gray, false, pre)
+	}
+	release, err := c.Reserve(vision.DecodedBytes(in.cfg))
+	if err != nil {
+		return vision.Gray{}, false, err
+	}
+	defer release()
+	img, _, err := vision.DecodeBytes(in.data, decodeOptions(c))
+	if err != nil {
+		if in.name != "" {
+			err = fmt.Errorf("image %q: %w", in.name, err)
+		}
+		return vision.Gray{}, false, decodeError{err}
+	}
+	g := vision.ToGray(img)
+	return prepare(cls, g, true, pre)
 }
 
 // readMultipart decodes every file part (or image/* part) of a multipart body.
@@ -254,8 +305,7 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 			return inputs, nil
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			if task.BodyError(err) {
 				return nil, err
 			}
 			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
@@ -271,8 +321,7 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 		data, err := io.ReadAll(part)
 		part.Close()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			if task.BodyError(err) {
 				return nil, err
 			}
 			return nil, task.NewError(http.StatusBadRequest, "bad_multipart", "reading the multipart body: "+err.Error())
@@ -281,14 +330,14 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 		if label == "" {
 			label = part.FormName()
 		}
-		img, err := h.decodeImage(c, data)
+		cfg, err := probe(c, data)
 		if err != nil {
 			return nil, fmt.Errorf("image %q: %w", label, err)
 		}
-		if err := budget.add(img, c.Limits.MaxPixels); err != nil {
+		if err := budget.add(cfg, c.Limits.MaxPixels); err != nil {
 			return nil, err
 		}
-		inputs = append(inputs, input{name: label, img: img})
+		inputs = append(inputs, input{name: label, data: data, cfg: cfg})
 	}
 }
 
@@ -297,20 +346,14 @@ func (h *handler) readMultipart(c *task.Call, boundary string) ([]input, error) 
 // model's background is fed as is (as MNIST's own images should be), pixel
 // arrays of the model's size are fed as given, and everything else goes
 // through the classifier's preprocessing.
-func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, error) {
+func prepare(c *vision.Classifier, g vision.Gray, picture bool, pre *bool) (vision.Gray, bool, error) {
 	width, height := c.Size()
-	var g vision.Gray
-	if in.gray != nil {
-		g = *in.gray
-	} else {
-		g = vision.ToGray(in.img)
-	}
 	fits := g.Width == width && g.Height == height
 	doPre := !fits
 	switch {
 	case pre != nil:
 		doPre = *pre
-	case fits && in.gray == nil:
+	case fits && picture:
 		darkBackground := vision.BorderLevel(g) <= 127
 		doPre = darkBackground != (c.PreprocessOptions().Ink != vision.InkDarkOnLight)
 	}
@@ -320,10 +363,6 @@ func prepare(c *vision.Classifier, in input, pre *bool) (vision.Gray, bool, erro
 		}
 		return g, false, nil
 	}
-	var src image.Image = g
-	if in.img != nil {
-		src = in.img
-	}
-	p, err := c.Prepare(src)
+	p, err := c.Prepare(g) // a picture's grey conversion is where preprocessing starts
 	return p, true, err
 }

@@ -135,6 +135,14 @@ func run(cli task.CLI, cmd *cobra.Command) error {
 		return err
 	}
 	req, err := request(v)
+	if err == nil && cmd.Flags().Changed("stop") {
+		// pflag reads a lone empty --stop as no value at all; refuse it as
+		// Validate refuses an empty stop string.
+		if req.Stop, _ = cmd.Flags().GetStringArray("stop"); len(req.Stop) == 0 {
+			req.Stop = []string{""}
+		}
+		err = flagError(req.Validate())
+	}
 	if err != nil {
 		return err
 	}
