@@ -9,7 +9,7 @@ export GOEXPERIMENT ?= simd
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models fuzz
+.PHONY: all build run test test-go test-nocgo test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models fuzz
 
 all: build
 
@@ -45,7 +45,19 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: setup lint test-python test-go test-tf
+test: setup lint test-python test-go test-nocgo test-tf
+
+# The cgo-free build (no ONNX Runtime, no TensorFlow: the native backend alone):
+# vet, the cross-compiles, and the native backend's and model package's tests
+# built with CGO_ENABLED=0. The cgo-free CLI (static binary, no shared library)
+# is tested by cmd/rnnrun's TestNoCgo* in test-go.
+.PHONY: test-nocgo
+test-nocgo:
+	CGO_ENABLED=0 $(GO) vet ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/rnnrun
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/rnnrun
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/rnnrun
+	CGO_ENABLED=0 $(GO) test -count=1 ./runtime/native/... ./runtime/model/... ./runtime/onnx/... ./runtime/tensorflow/...
 
 # Models made by other tools (PyTorch, Keras 3) for the native backend's tests, cached by
 # the scripts' hash: the first run takes about a minute, later runs nothing.

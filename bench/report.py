@@ -190,7 +190,7 @@ def svg_chart(text_rows, image_rows, floor_cps, title_note: str) -> str:
     def esc(s):
         return html.escape(str(s))
 
-    colors = {"python": "#c9771a", "rnnrun": "#1f5fbf", "batched": "#0b3275"}
+    colors = {"python": "#c9771a", "rnnrun": "#1f5fbf", "batched": "#0b3275", "native": "#2a8a3e"}
     parts.append(f'<text x="{W / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">'
                  f'Character generation, char.onnx (LSTM 128): characters per second, log scale</text>')
     parts.append(f'<text x="{W / 2}" y="42" text-anchor="middle" font-size="12" fill="#555">{esc(title_note)}</text>')
@@ -386,6 +386,8 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
     if img:
         w("rnnrun by batch size (1 thread): " + ", ".join(f"batch {b}: {num(img[b])} images/s" for b in sorted(img)) + ".")
         w("")
+
+    native_section(w, d, fl, W, peak, st, win, batched, shards2, g_best_of(go256), mnist_flops)
 
     w("## Targets")
     w("")
@@ -612,6 +614,8 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
     w("```sh")
     w("make bench        # about 5 minutes; writes bench/results/*, docs/benchmarks.md, docs/benchmarks.svg")
     w("rnnrun bench --model models/export/char.onnx --json     # stateful, windowed, batched, allocations")
+    w("rnnrun bench --backend native --model models/export/char.onnx --json   # the same on the native engine")
+    w("(cd bench/gomlx && go run . -model ../../models/export/char.onnx)   # onnx-gomlx on GoMLX simplego")
     w("rnnrun bench --model models/export/mnist.onnx --batch 1,32,256")
     w("go test -run '^$' -bench . ./runtime/onnx ./runtime/textgen")
     w("```")
@@ -641,6 +645,15 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
         ("rnnrun windowed (tutorial path)", win, "rnnrun"),
         ("rnnrun stateful, 1 stream", st, "rnnrun"),
     ] + [(f"rnnrun batched, {n} streams", batched[n], "batched") for n in sorted(batched) if n > 1]
+    nc, nm = load(d, "go_char_native.json"), load(d, "go_mnist_native.json")
+    gx = load(d, "gomlx_char.json").get("chars_per_second")
+    text_rows += [(label, v, "native") for label, v in [
+        ("onnx-gomlx on GoMLX simplego, stateful", gx),
+        ("native windowed", nc.get("windowed_chars_per_second")),
+        ("native stateful, 1 stream", nc.get("stateful_chars_per_second")),
+        ("native batched, 64 streams", rates(nc, "batched_chars_per_second").get(64)),
+        ("native batched, 64 streams in 2 shards", rates(load(d, "go_char_native_shards2.json"), "batched_chars_per_second").get(64)),
+    ] if v]
     image_rows = [
         ("Keras predict", kimg, "python"),
         ("Python onnxruntime, 1 thread", pimg.get("1"), "python"),
@@ -648,7 +661,7 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
         ("rnnrun, 1 thread", img.get(256), "rnnrun"),
         ("rnnrun, 2 threads", img2.get(256), "rnnrun"),
         ("rnnrun, 2 calls of 1 thread", imgw2.get(256), "rnnrun"),
-    ]
+    ] + [("native, batch 256", v, "native") for v in [rates(nm, "images_per_second").get(256)] if v]
     note = (f"{mach.get('cpu', '')}, {mach.get('logical_cpus', '?')} CPUs, load {la0[0]:.2f} at start; "
             f"{mach.get('started', '')}" if la0 else mach.get("cpu", ""))
     svg_path.write_text(svg_chart(text_rows, image_rows, floor_cps, note))
@@ -657,7 +670,7 @@ def report(d: Path, md_path: Path, svg_path: Path, readme: Path | None) -> None:
         r = readme.read_text()
         b, e = "<!-- bench:begin -->", "<!-- bench:end -->"
         if b in r and e in r:
-            block = readme_block(st, win, kp, po, batched, shards2, g_best, p_best, la0, mach)
+            block = readme_block(st, win, kp, po, batched, shards2, g_best, p_best, la0, mach, d)
             r = r[: r.index(b) + len(b)] + "\n" + block + r[r.index(e):]
             readme.write_text(r)
     print(f"report: wrote {md_path} and {svg_path}", file=sys.stderr)
@@ -703,8 +716,73 @@ def threading_decision(gc, gc2, img, img2, imgw2, batched, mach) -> str:
     return " ".join(parts)
 
 
-def readme_block(st, win, kp, po, batched, shards2, g256, p256, la0, mach) -> str:
+def g_best_of(xs):
+    return max(xs or [0]) or None
+
+
+def rates(doc: dict, key: str) -> dict:
+    return {int(k): v for k, v in doc.get(key, {}).items()}
+
+
+def native_section(w, d: Path, fl: dict, W: int, peak, st, win, batched, shards2, ort256, mnist_flops) -> None:
+    """The native engine (pure Go, cgo-free) beside ONNX Runtime, same run."""
+    nc, ns2, nm, gx = (load(d, "go_char_native.json"), load(d, "go_char_native_shards2.json"),
+                       load(d, "go_mnist_native.json"), load(d, "gomlx_char.json"))
+    if not nc:
+        return
+    nst, nwin = nc.get("stateful_chars_per_second"), nc.get("windowed_chars_per_second")
+    nb, nb2 = rates(nc, "batched_chars_per_second"), rates(ns2, "batched_chars_per_second")
+    nimg = rates(nm, "images_per_second")
+    win_flops = W * (fl["lstm_matmul"] + fl["lstm_elementwise"]) + fl["dense"] + fl["softmax"]
+    win_onehot = W * (fl["step_onehot"] - fl["dense"] - fl["softmax"]) + fl["dense"] + fl["softmax"]
+
+    def share(meas, f):
+        return f"{100 * meas * f / (peak * 1e9):.1f}%" if meas and peak and f else "n/a"
+
+    w("## The native engine (pure Go, cgo-free) beside ONNX Runtime")
+    w("")
+    w(f"`rnnrun bench --backend native` on the same models in the same run (kernels: {nc.get('kernels', 'see `rnnrun version`')}). "
+      "The FLOP floor is the single-core SGEMM rate over the FLOPs per unit (next sections); the one-hot floor "
+      "counts only the recurrent and dense FLOPs, since a one-hot input makes W·x a column lookup (native does that lookup).")
+    w("")
+    w("| path | ONNX Runtime | native | native / ONNX Runtime | native's share of the FLOP floor | of the one-hot floor |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    rows = [
+        ("char.onnx stateful, one stream (chars/s)", st, nst, fl["step"], fl["step_onehot"]),
+        ("char.onnx windowed, window 100 (chars/s)", win, nwin, win_flops, win_onehot),
+        ("char.onnx batched, 64 streams in 2 shards (chars/s)", shards2.get(64), nb2.get(64), fl["step"], fl["step_onehot"]),
+        ("char.onnx batched, 64 streams in 1 shard (chars/s)", batched.get(64), nb.get(64), fl["step"], fl["step_onehot"]),
+        ("mnist.onnx, batch 256 (images/s)", ort256, nimg.get(256), mnist_flops, None),
+    ]
+    for label, o, n, f, f1 in rows:
+        w(f"| {label} | {num(o)} | {num(n)} | {ratio(n, o, 2)} | {share(n, f)} | {share(n, f1)} |")
+    if gx:
+        g = gx.get("chars_per_second")
+        w(f"| char.onnx stateful on github.com/gomlx/onnx-gomlx v0.3.4, GoMLX simplego (the cgo-free route today; "
+          f"{num(gx.get('us_per_step'), 1)} µs per step, {num(gx.get('new_shape_ms'), 1)} ms to recompile for a new shape) "
+          f"| {num(st)} | {num(g)} | {ratio(g, st, 3)} | {share(g, fl['step'])} | {share(g, fl['step_onehot'])} |")
+    w("")
+    a = nc.get("allocs_per_char")
+    w("| native target | measured | met |")
+    w("| --- | --- | :---: |")
+    for desc, val, goal in [
+        ("stateful single stream ≥ 3x ONNX Runtime's", nst / st if nst and st else None, 3),
+        ("native stateful ≥ 50x native windowed", nst / nwin if nst and nwin else None, 50),
+        ("batched 64 streams ≥ 1.25x ONNX Runtime's, same shards (2)", nb2.get(64) / shards2[64] if nb2.get(64) and shards2.get(64) else None, 1.25),
+        ("batched 64 streams ≥ 1.25x ONNX Runtime's, same shards (1)", nb.get(64) / batched[64] if nb.get(64) and batched.get(64) else None, 1.25),
+        ("MNIST at batch 256 ≥ ONNX Runtime at 1 thread", nimg.get(256) / ort256 if nimg.get(256) and ort256 else None, 1),
+    ]:
+        w(f"| {desc} | {'n/a' if val is None else f'{val:.2f}x'} | {'yes' if val is not None and val >= goal else '**no**'} |")
+    w(f"| 0 allocations per character (stateful) | {a if a is not None else 'n/a'} | {'yes' if a == 0 else '**no**'} |")
+    w("")
+
+
+def readme_block(st, win, kp, po, batched, shards2, g256, p256, la0, mach, d: Path) -> str:
     b64, s64 = batched.get(64), shards2.get(64)
+    nc = load(d, "go_char_native.json")
+    nst, ns64 = nc.get("stateful_chars_per_second"), rates(load(d, "go_char_native_shards2.json"), "batched_chars_per_second").get(64)
+    n256 = rates(load(d, "go_mnist_native.json"), "images_per_second").get(256)
+    gx = load(d, "gomlx_char.json").get("chars_per_second")
     rows = ["| path | rate |", "| --- | ---: |",
             f"| Keras `predict` on the 100-character window (tutorial) | {num(kp, 1)} chars/s |",
             f"| Python onnxruntime, stateful loop | {num(po)} chars/s |",
@@ -713,6 +791,11 @@ def readme_block(st, win, kp, po, batched, shards2, g256, p256, la0, mach) -> st
             f"| **rnnrun, 64 streams batched**, one call per step | **{num(b64)} chars/s** ({ratio(b64, st)} one stream) |",
             f"| **rnnrun, 64 streams batched in 2 shards**, one per core | **{num(s64)} chars/s** ({ratio(s64, st)} one stream) |",
             f"| MNIST at batch 256, 1 thread: rnnrun / Python onnxruntime | {num(g256)} / {num(p256)} images/s |"]
+    if nc:
+        rows += [f"| **native engine (cgo-free) stateful** | **{num(nst)} chars/s** ({ratio(nst, st, 2)} rnnrun on ONNX Runtime) |",
+                 f"| native, 64 streams batched in 2 shards | {num(ns64)} chars/s ({ratio(ns64, s64, 2)} ONNX Runtime's) |",
+                 f"| native MNIST at batch 256 | {num(n256)} images/s ({ratio(n256, g256, 2)} ONNX Runtime's) |",
+                 f"| onnx-gomlx v0.3.4 on GoMLX simplego, stateful | {num(gx)} chars/s |"]
     return ("\n![benchmarks](docs/benchmarks.svg)\n\n" + "\n".join(rows) + "\n\n"
             f"Measured by `make bench` on {mach.get('cpu', '')} ({mach.get('logical_cpus', '?')} CPUs, "
             f"load {la0[0]:.2f}); details, the floor and the profile in [docs/benchmarks.md](docs/benchmarks.md).\n")

@@ -33,7 +33,8 @@ mkdir -p "$out" "$docs"
 rm -f "$out"/*.json "$out"/*.txt "$out"/*.pprof
 
 step() { echo "bench: $*" >&2; }
-rn() { ./bin/rnnrun bench --duration "$duration" "$@"; }
+rn() { ./bin/rnnrun bench --duration "$duration" --backend onnx "$@"; } # ONNX Runtime (auto would pick native)
+rnat() { ./bin/rnnrun bench --duration "$duration" --backend native "$@"; }
 
 "$py" bench/report.py machine --out "$out/machine.json"
 step "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -45,6 +46,19 @@ step "rnnrun bench char.onnx, batched in 2 shards (one per core)"
 rn --model "$export_dir/char.onnx" --only batched --shards 2 --json >"$out/go_char_shards2.json"
 step "rnnrun bench mnist.onnx"
 rn --model "$export_dir/mnist.onnx" --json "${images[@]}" >"$out/go_mnist.json"
+
+# The native engine (pure Go) on the same models: the rows docs/benchmarks.md sets
+# beside ONNX Runtime's (stateful, windowed, batched in 1 and 2 shards, MNIST batch 256).
+step "rnnrun bench --backend native char.onnx"
+rnat --model "$export_dir/char.onnx" --json >"$out/go_char_native.json"
+rnat --model "$export_dir/char.onnx" --only batched --shards 2 --json >"$out/go_char_native_shards2.json"
+step "rnnrun bench --backend native mnist.onnx"
+rnat --model "$export_dir/mnist.onnx" --json --batch 1,32,256 "${images[@]}" >"$out/go_mnist_native.json"
+# The cgo-free route Go users have today: onnx-gomlx on GoMLX's simplego, in its own module.
+step "onnx-gomlx (bench/gomlx)"
+gxsteps=2000
+[ "${BENCH_QUICK:-0}" = 1 ] && gxsteps=100
+(cd bench/gomlx && go run . -model "$ROOT/$export_dir/char.onnx" -steps "$gxsteps") >"$out/gomlx_char.json"
 
 # Python: Keras, TensorFlow and onnxruntime on the same models.
 step "python side by side"

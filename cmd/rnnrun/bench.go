@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/native/kernel"
 	"github.com/rnnrun/rnnrun/runtime/onnx"
 )
 
@@ -215,6 +216,9 @@ func newBenchResult(m *model.Model, opts model.Options) *benchResult {
 		Threads: opts.Threads, InterOpThreads: opts.InterOpThreads,
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+	if m.BackendName() == "native" { // one call runs on its caller's goroutine
+		res.Kernels, res.Threads, res.InterOpThreads = kernel.Implementation(), 1, 1
 	}
 	if m.BackendName() == "onnx" {
 		if res.Threads == 0 {

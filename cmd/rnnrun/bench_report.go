@@ -16,6 +16,7 @@ import (
 type benchResult struct {
 	Model          string `json:"model"`
 	Backend        string `json:"backend"`
+	Kernels        string `json:"kernels,omitempty"` // the native backend's kernel implementation
 	Task           string `json:"task"`
 	Threads        int    `json:"threads"`
 	InterOpThreads int    `json:"inter_op_threads"`

@@ -119,7 +119,7 @@ func (a *app) config(cmd *cobra.Command) (*viper.Viper, error) {
 // addModelFlags adds the flags every model-loading command shares.
 func addModelFlags(fs *pflag.FlagSet) {
 	fs.String("model", "", "model file (.onnx) or SavedModel folder")
-	fs.String("backend", "", "backend: onnx, native or tf (default: from the model path)")
+	fs.String("backend", model.Auto, "backend: auto, native, onnx or tf (auto: a folder is tf; an ONNX file runs on native if it supports every node, else on onnx)")
 	fs.String("ort-lib", "", "path of libonnxruntime.so (default: $RNNRUN_ORT_LIB, the config file, the project cache, the system)")
 	fs.Int("threads", 0, "intra-op threads (0: the backend's default)")
 	fs.String("config", "", "config file (YAML, TOML or JSON); also $RNNRUN_CONFIG")

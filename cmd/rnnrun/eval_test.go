@@ -20,6 +20,7 @@ import (
 // evalOutput is the part of `eval --json` the tests read.
 type evalOutput struct {
 	Model           string                 `json:"model"`
+	Backend         string                 `json:"backend"`
 	Data            string                 `json:"data"`
 	Accuracy        float64                `json:"accuracy"`
 	Correct         int                    `json:"correct"`
@@ -107,7 +108,7 @@ func TestEvalText(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		`model     ` + regexp.QuoteMeta(mp) + ` \(onnx\)`,
+		`model     ` + regexp.QuoteMeta(mp) + ` \(native\)`,
 		`data      ` + regexp.QuoteMeta(dir) + ` \(100 images\)`,
 		`accuracy  [01]\.\d{4} \(\d+/100\)`,
 		`keras     ` + regexp.QuoteMeta(fmt.Sprintf("%.4f (%d/%d), not compared: 100 images evaluated", float64(meta.EvalCorrect)/float64(meta.EvalTotal), meta.EvalCorrect, meta.EvalTotal)),

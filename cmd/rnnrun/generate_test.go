@@ -179,7 +179,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"image model", []string{"--model", shipped("mnist.onnx")}, 1, `not a text-generation model: ` + shipped("mnist.onnx") + ` declares task "image-classification"`},
 		{"unknown character", []string{"--model", char, "--prompt", "ab\x01"}, 1, `character '\x01' at position 2 is not in the model's vocabulary`},
 		{"empty prompt, windowed", []string{"--model", shipped("char_window.onnx")}, 1, "empty prompt"},
-		{"missing library", []string{"--model", char, "--ort-lib", filepath.Join(dir, "libnone.so")}, 1, "libnone.so given as an option does not exist"},
+		{"missing library", []string{"--model", char, "--backend", "onnx", "--ort-lib", filepath.Join(dir, "libnone.so")}, 1, "libnone.so given as an option does not exist"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,6 +207,7 @@ func TestInspectAndVersion(t *testing.T) {
 	r := runBinary(t, nil, "inspect", "--json", "--model", shipped("char.onnx"))
 	var got struct {
 		Backend string `json:"backend"`
+		Auto    bool   `json:"auto"`
 		Inputs  []struct {
 			Name  string  `json:"name"`
 			Type  string  `json:"type"`
@@ -218,7 +219,7 @@ func TestInspectAndVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
 		t.Fatalf("inspect --json: exit %d, %v: %q", r.code, err, r.stdout)
 	}
-	if got.Backend != "onnx" || len(got.Inputs) != 3 || got.Inputs[0].Name != "x" || got.Inputs[0].Type != "float32" ||
+	if got.Backend != "native" || !got.Auto || len(got.Inputs) != 3 || got.Inputs[0].Name != "x" || got.Inputs[0].Type != "float32" ||
 		fmt.Sprint(got.Inputs[0].Shape[:2]) != "[-1 -1]" || got.Metadata["task"] != "text-generation" || len(got.Outputs) != 3 {
 		t.Fatalf("inspect: %+v", got)
 	}
@@ -229,7 +230,8 @@ func TestInspectAndVersion(t *testing.T) {
 		}
 	}
 	v := runBinary(t, nil, "version")
-	if v.code != 0 || !strings.HasPrefix(v.stdout, "rnnrun ") || !strings.Contains(v.stdout, "onnxruntime 1.30.0") {
+	if v.code != 0 || !strings.HasPrefix(v.stdout, "rnnrun ") || !strings.Contains(v.stdout, "onnxruntime 1.30.0") ||
+		!strings.Contains(v.stdout, "backends native (kernels ") {
 		t.Fatalf("version: %q", v.stdout)
 	}
 }

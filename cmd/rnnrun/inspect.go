@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/native"
 )
 
 func init() {
@@ -28,9 +31,42 @@ func init() {
 type inspection struct {
 	Path     string            `json:"path"`
 	Backend  string            `json:"backend"`
+	Auto     bool              `json:"auto"`              // the backend was chosen by --backend auto
+	Refused  []refusalJSON     `json:"refused,omitempty"` // the backends auto passed over, and why
 	Inputs   []tensorJSON      `json:"inputs"`
 	Outputs  []tensorJSON      `json:"outputs"`
 	Metadata map[string]string `json:"metadata"`
+}
+
+// refusalJSON is one backend "auto" passed over: for native, the node that stops it.
+type refusalJSON struct {
+	Backend string `json:"backend"`
+	Error   string `json:"error"`
+	Node    string `json:"node,omitempty"`
+	Op      string `json:"op,omitempty"`
+	Attr    string `json:"attribute,omitempty"`
+}
+
+// autoChoice reports whether the flags leave the backend to "auto" and, if
+// so, the backends it refused for path.
+func autoChoice(v *viper.Viper, path string) (bool, []refusalJSON) {
+	if b := model.BackendName(v.GetString("backend")); b != "" && b != model.Auto {
+		return false, nil
+	}
+	c, err := model.Choose(path)
+	if err != nil {
+		return true, nil
+	}
+	var out []refusalJSON
+	for _, r := range c.Refused {
+		j := refusalJSON{Backend: r.Backend, Error: r.Err.Error()}
+		var u *native.UnsupportedError
+		if errors.As(r.Err, &u) {
+			j.Node, j.Op, j.Attr = u.Node, u.Op, u.Attr
+		}
+		out = append(out, j)
+	}
+	return true, out
 }
 
 type tensorJSON struct {
@@ -58,13 +94,22 @@ func (a *app) inspect(cmd *cobra.Command, _ []string) error {
 	}
 	defer m.Close()
 	sig, md := m.Signature(), m.Metadata()
+	auto, refused := autoChoice(v, m.Path())
 	if v.GetBool("json") {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(inspection{Path: m.Path(), Backend: m.BackendName(), Inputs: tensorsJSON(sig.Inputs), Outputs: tensorsJSON(sig.Outputs), Metadata: md.Raw})
+		return enc.Encode(inspection{Path: m.Path(), Backend: m.BackendName(), Auto: auto, Refused: refused,
+			Inputs: tensorsJSON(sig.Inputs), Outputs: tensorsJSON(sig.Outputs), Metadata: md.Raw})
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "model    %s\nbackend  %s\n", m.Path(), m.BackendName())
+	how := ""
+	if auto {
+		how = " (chosen by --backend auto)"
+	}
+	fmt.Fprintf(w, "model    %s\nbackend  %s%s\n", m.Path(), m.BackendName(), how)
+	for _, r := range refused {
+		fmt.Fprintf(w, "  not %s: %s\n", r.Backend, r.Error)
+	}
 	section := func(title string, list []model.TensorInfo) {
 		fmt.Fprintln(w, title)
 		for _, t := range list {

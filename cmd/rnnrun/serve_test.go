@@ -63,7 +63,13 @@ func (b *syncBuffer) String() string {
 // startServe runs the binary with args and waits for its address.
 func startServe(t *testing.T, env []string, args ...string) *served {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startServeBin(t, buildBinary(t), env, args...)
+}
+
+// startServeBin is startServe with the binary bin.
+func startServeBin(t *testing.T, bin string, env []string, args ...string) *served {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -38,7 +38,9 @@ type Binder interface {
 
 // Options tune how a model is loaded. The zero value works.
 type Options struct {
-	// Backend is "onnx" or "tf"; empty picks by path (a folder is a SavedModel).
+	// Backend is "native", "onnx" or "tf"; "" or "auto" chooses (see Choose):
+	// a folder is a SavedModel, an ONNX file goes to native when it supports
+	// every node, else to ONNX Runtime.
 	Backend string
 	// Threads is the intra-op thread count; 0 uses the backend's default.
 	Threads int
@@ -49,7 +51,8 @@ type Options struct {
 }
 
 // BackendName maps the names users write for a backend (tf, tensorflow, ort,
-// onnxruntime, onnx, in any case) to the names Open knows: "tf" and "onnx".
+// onnxruntime, onnx, native, auto, in any case) to the names Open knows:
+// "tf", "onnx", "native" and "auto".
 // Other names come back unchanged.
 func BackendName(name string) string {
 	switch strings.ToLower(name) {
@@ -57,6 +60,8 @@ func BackendName(name string) string {
 		return "tf"
 	case "ort", "onnxruntime", "onnx":
 		return "onnx"
+	case "native", "auto":
+		return strings.ToLower(name)
 	}
 	return name
 }
@@ -113,23 +118,20 @@ func Open(ctx context.Context, path string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadModel, err)
 	}
-	name := opts.Backend
-	if name == "" {
-		name = "onnx"
-		if st.IsDir() {
-			name = "tf"
-		}
-	}
 	if !st.IsDir() && st.Size() == 0 {
 		return nil, fmt.Errorf("%w: model file %s is empty", ErrBadModel, path)
 	}
-	if st.IsDir() && opts.Backend == "" { // a folder is taken for a SavedModel: say when it is not one
+	if st.IsDir() && (opts.Backend == "" || opts.Backend == "auto") { // a folder is taken for a SavedModel: say when it is not one
 		if _, err := os.Stat(filepath.Join(path, "saved_model.pb")); err != nil {
 			return nil, fmt.Errorf("%w: %s is a folder without saved_model.pb: give an .onnx file or a SavedModel folder", ErrBadModel, path)
 		}
 	}
 	if opts.Threads < 0 || opts.InterOpThreads < 0 {
 		return nil, fmt.Errorf("%w: threads %d, inter-op threads %d: must not be negative (0: the backend's default)", ErrBadModel, opts.Threads, opts.InterOpThreads)
+	}
+	name, err := resolve(path, opts.Backend)
+	if err != nil {
+		return nil, err
 	}
 	backendsMu.RLock()
 	open, ok := backends[name]

@@ -16,7 +16,11 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
-func init() { model.Register(Open, "native") }
+func init() {
+	model.Register(Open, "native")
+	// "auto" prefers native for every ONNX file it supports whole.
+	model.RegisterProbe("native", 20, Check)
+}
 
 // Session is a loaded model. Run and Bind are safe for concurrent use.
 type Session struct {

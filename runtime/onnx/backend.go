@@ -1,3 +1,5 @@
+//go:build cgo
+
 package onnx
 
 import (
@@ -14,11 +16,15 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
-// DefaultThreads is the intra-op thread count used when Options.Threads is 0.
-// One thread was fastest for the shipped models' LSTM steps (see docs/benchmarks.md).
-const DefaultThreads = 1
+// Enabled reports whether the ONNX Runtime backend is compiled in (it needs cgo).
+const Enabled = true
 
-func init() { model.Register(Open, "onnx", "ort") }
+func init() {
+	model.Register(Open, "onnx", "ort")
+	// "auto" falls back to ONNX Runtime for any ONNX file a more specific
+	// backend (native) refuses; its own load reports what is wrong with the file.
+	model.RegisterProbe("onnx", 10, func(string) error { return nil })
+}
 
 // Session is a loaded ONNX model. Run and Bind are safe for concurrent use.
 type Session struct {

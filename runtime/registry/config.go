@@ -52,7 +52,8 @@ type ModelConfig struct {
 	// Path is the model file (.onnx) or SavedModel folder; a relative path is
 	// relative to the config file's folder.
 	Path string `mapstructure:"path" json:"path"`
-	// Backend is "onnx" or "tf"; empty picks by path.
+	// Backend is "auto" (also when empty), "native", "onnx" or "tf"; auto
+	// picks tf for a folder, native for an ONNX file it supports whole, else onnx.
 	Backend string `mapstructure:"backend" json:"backend,omitempty"`
 	// Threads is the backend's intra-op thread count (0: its default).
 	Threads int `mapstructure:"threads" json:"threads,omitempty"`

@@ -1,4 +1,4 @@
-//go:build !tensorflow
+//go:build !tensorflow || !cgo
 
 package tensorflow
 
@@ -14,7 +14,7 @@ import (
 func TestDisabled(t *testing.T) {
 	for _, name := range []string{"tf", "tensorflow"} {
 		_, err := model.Open(context.Background(), t.TempDir(), model.Options{Backend: name})
-		if !errors.Is(err, model.ErrNoBackend) || !strings.Contains(err.Error(), "rebuild with -tags tensorflow (see docs/tensorflow.md)") {
+		if !errors.Is(err, model.ErrNoBackend) || !strings.Contains(err.Error(), "rebuild with -tags tensorflow and cgo (CGO_ENABLED=1, see docs/tensorflow.md)") {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}

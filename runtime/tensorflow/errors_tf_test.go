@@ -1,4 +1,4 @@
-//go:build tensorflow
+//go:build tensorflow && cgo
 
 package tensorflow_test
 

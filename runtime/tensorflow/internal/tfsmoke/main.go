@@ -1,4 +1,4 @@
-//go:build tensorflow
+//go:build tensorflow && cgo
 
 // Command tfsmoke is the minimal evidence that the TensorFlow C API in the pip
 // wheel works from cgo: it loads a character SavedModel (tag "serve"), feeds one
