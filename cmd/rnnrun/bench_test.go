@@ -49,8 +49,12 @@ func TestBenchTextJSON(t *testing.T) {
 	out := benchJSON(t, "--model", shipped("char.onnx"), "--length", "300", "--streams", "1,4")
 	positive(t, out, "stateful_chars_per_second")
 	positive(t, out, "windowed_chars_per_second")
-	if a, ok := out["allocs_per_char"].(float64); !ok || a != 0 {
-		t.Errorf("allocs_per_char = %v, want 0 in the steady state", out["allocs_per_char"])
+	// The counters are the whole process's: on a loaded machine a rare runtime
+	// allocation (a GC worker, a timer) can fall inside the window. One
+	// allocation in the per-character loop would show as >= 1 per character;
+	// the library's own zero-allocation tests (testing.AllocsPerRun) pin 0 exactly.
+	if a, ok := out["allocs_per_char"].(float64); !ok || a >= 0.05 {
+		t.Errorf("allocs_per_char = %v, want 0 in the steady state (below 0.05 allowed for background allocations)", out["allocs_per_char"])
 	}
 	positiveByCount(t, out, "batched_chars_per_second", "1", "4")
 	if out["window"] != 100.0 || out["task"] != "text-generation" || out["threads"] != 1.0 {

@@ -128,11 +128,11 @@ func TestNoCgoBinary(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		s := startServeBin(t, bin, noLibrary, "--config", filepath.Join(repoRoot(), "configs", "rnnrun.yaml"))
 		s.waitReady()
-		_, body := s.get("/v1/models")
+		_, body := s.get("/api/v1/models")
 		if strings.Count(body, `"status":"ready"`) != 4 {
 			t.Errorf("models: %s", body)
 		}
-		code, body := s.post("/v1/models/char/generate", "application/json", []byte(`{"prompt": "HERMIA.", "max_length": 20, "seed": 1}`))
+		code, body := s.post("/api/v1/models/char/generate", "application/json", []byte(`{"prompt": "HERMIA.", "max_length": 20, "seed": 1}`))
 		if code != 200 || !strings.Contains(body, `"generated_chars":20`) {
 			t.Errorf("generate: %d %s", code, body)
 		}
@@ -140,7 +140,7 @@ func TestNoCgoBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, body := s.post("/v1/models/mnist/classify", "image/png", png); code != 200 || !strings.Contains(body, `"label":"7"`) {
+		if code, body := s.post("/api/v1/models/mnist/classify", "image/png", png); code != 200 || !strings.Contains(body, `"label":"7"`) {
 			t.Errorf("classify: %d %s", code, body)
 		}
 		s.cmd.Process.Signal(syscall.SIGTERM)
