@@ -175,3 +175,12 @@ func TestOpenNamesTheProblem(t *testing.T) {
 		t.Errorf("negative threads: %v", err)
 	}
 }
+
+// The ONNX codes are those of onnx.proto's TensorProto.DataType.
+func TestDTypeFromONNX(t *testing.T) {
+	for code, want := range map[int32]DType{1: Float32, 2: Uint8, 3: Int8, 6: Int32, 7: Int64, 9: Bool, 11: Float64, 10: Unknown, 8: Unknown, 0: Unknown} {
+		if got := DTypeFromONNX(code); got != want {
+			t.Errorf("DTypeFromONNX(%d) = %v, want %v", code, got, want)
+		}
+	}
+}

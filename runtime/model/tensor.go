@@ -141,3 +141,11 @@ func (t *Tensor) Validate() error {
 	}
 	return nil
 }
+
+// onnxTypes maps ONNX's TensorProto.DataType codes (which ONNX Runtime's
+// element types share) to the DTypes a Tensor can hold.
+var onnxTypes = map[int32]DType{1: Float32, 11: Float64, 6: Int32, 7: Int64, 2: Uint8, 3: Int8, 9: Bool}
+
+// DTypeFromONNX maps an ONNX TensorProto.DataType code to a DType, Unknown
+// for any type rnnrun's tensors do not hold.
+func DTypeFromONNX(code int32) DType { return onnxTypes[code] }

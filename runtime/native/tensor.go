@@ -161,25 +161,7 @@ func elemOf(dt int32) (elem, bool) {
 }
 
 // modelDType maps an ONNX data type to model's DType (Unknown if not handled).
-func modelDType(dt int32) model.DType {
-	switch onnxpb.TensorProto_DataType(dt) {
-	case onnxpb.TensorProto_FLOAT:
-		return model.Float32
-	case onnxpb.TensorProto_DOUBLE:
-		return model.Float64
-	case onnxpb.TensorProto_INT32:
-		return model.Int32
-	case onnxpb.TensorProto_INT64:
-		return model.Int64
-	case onnxpb.TensorProto_UINT8:
-		return model.Uint8
-	case onnxpb.TensorProto_INT8:
-		return model.Int8
-	case onnxpb.TensorProto_BOOL:
-		return model.Bool
-	}
-	return model.Unknown
-}
+func modelDType(dt int32) model.DType { return model.DTypeFromONNX(dt) }
 
 func dataTypeName(dt int32) string {
 	return onnxpb.TensorProto_DataType(dt).String()

@@ -152,25 +152,7 @@ func infos(list []ort.InputOutputInfo) []model.TensorInfo {
 	return out
 }
 
-func dtype(t ort.TensorElementDataType) model.DType {
-	switch t {
-	case ort.TensorElementDataTypeFloat:
-		return model.Float32
-	case ort.TensorElementDataTypeDouble:
-		return model.Float64
-	case ort.TensorElementDataTypeInt32:
-		return model.Int32
-	case ort.TensorElementDataTypeInt64:
-		return model.Int64
-	case ort.TensorElementDataTypeUint8:
-		return model.Uint8
-	case ort.TensorElementDataTypeInt8:
-		return model.Int8
-	case ort.TensorElementDataTypeBool:
-		return model.Bool
-	}
-	return model.Unknown
-}
+func dtype(t ort.TensorElementDataType) model.DType { return model.DTypeFromONNX(int32(t)) }
 
 // Signature lists the inputs and outputs.
 func (s *Session) Signature() model.Signature { return s.sig }
