@@ -3,8 +3,6 @@
 package tensorflow_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	_ "github.com/rnnrun/rnnrun/runtime/onnx" // the reference backend
 	"github.com/rnnrun/rnnrun/runtime/tensorflow"
@@ -29,18 +28,11 @@ func exportDir() string {
 // loadGolden reads testdata/name of the export folder.
 func loadGolden(t testing.TB, name string) *golden.File {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(exportDir(), "testdata", name))
+	f, err := golden.LoadFrom(exportDir(), name)
 	if err != nil {
 		t.Fatalf("golden vectors: %v (make export writes them)", err)
 	}
-	var f golden.File
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if f.Tolerance == 0 {
-		f.Tolerance = 1e-5
-	}
-	return &f
+	return f
 }
 
 // savedModel and onnxFile name the two exports of a model ("char", "mnist"...).
@@ -48,15 +40,7 @@ func savedModel(name string) string { return filepath.Join(exportDir(), name+"_s
 func onnxFile(name string) string   { return filepath.Join(exportDir(), name+".onnx") }
 
 // open loads path with the named backend through model.Open, as the CLI does.
-func open(t testing.TB, path, backend string) *model.Model {
-	t.Helper()
-	m, err := model.Open(context.Background(), path, model.Options{Backend: backend})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func open(t testing.TB, path, backend string) *model.Model { return onnxtest.Open(t, path, backend) }
 
 // loadTF loads a SavedModel through the package's own API.
 func loadTF(t testing.TB, path string) *tensorflow.Model {
