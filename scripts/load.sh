@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/serve-lib.sh
 DURATION="${DURATION:-15s}"
 MAX="${MAX:-20000}"
 CONFIG="${CONFIG:-configs/rnnrun.yaml}"
@@ -29,21 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-env_args=()
 if [ -n "${RNNRUN_EXPORT_DIR:-}" ]; then
-  env_args=(RNNRUN_MODELS_CHAR_PATH="$RNNRUN_EXPORT_DIR/char.onnx" RNNRUN_MODELS_CHAR_WINDOW_PATH="$RNNRUN_EXPORT_DIR/char_window.onnx"
-            RNNRUN_MODELS_MNIST_PATH="$RNNRUN_EXPORT_DIR/mnist.onnx" RNNRUN_MODELS_MNIST_TF_PATH="$RNNRUN_EXPORT_DIR/mnist_tf.onnx")
+  export RNNRUN_MODELS_CHAR_PATH="$RNNRUN_EXPORT_DIR/char.onnx" RNNRUN_MODELS_CHAR_WINDOW_PATH="$RNNRUN_EXPORT_DIR/char_window.onnx" \
+         RNNRUN_MODELS_MNIST_PATH="$RNNRUN_EXPORT_DIR/mnist.onnx" RNNRUN_MODELS_MNIST_TF_PATH="$RNNRUN_EXPORT_DIR/mnist_tf.onnx"
 fi
-env "${env_args[@]}" bin/rnnrun serve --config "$CONFIG" --listen 127.0.0.1:0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-base=""
-for _ in $(seq 1 300); do
-  base="$(sed -n 's/^rnnrun: serving on //p' "$tmp/out")"
-  [ -n "$base" ] && curl -sf "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$tmp/err" >&2; exit 1; }
-  sleep 0.1
-done
-curl -sf "$base/readyz" >/dev/null || { echo "load: server not ready" >&2; cat "$tmp/err" >&2; exit 1; }
+start_serve --config "$CONFIG"
 
 echo "## Machine"
 echo

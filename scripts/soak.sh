@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/serve-lib.sh
 DURATION="${DURATION:-20s}"
 DIGIT=runtime/vision/testdata/mnist/t10k-00000.png
 EXPORT="${RNNRUN_EXPORT_DIR:-models/export}"
@@ -42,15 +43,7 @@ models:
     path: mnist.onnx
     concurrency: 8
 YAML
-bin/rnnrun serve --config "$tmp/rnnrun.yaml" --listen 127.0.0.1:0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-base=""
-for _ in $(seq 1 300); do
-  base="$(sed -n 's/^rnnrun: serving on //p' "$tmp/out")"
-  [ -n "$base" ] && curl -sf "$base/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$tmp/err" >&2; exit 1; }
-  sleep 0.1
-done
+start_serve --config "$tmp/rnnrun.yaml"
 
 figures() {
   local rss fds gor
@@ -60,23 +53,23 @@ figures() {
   echo "| $1 | $rss | $fds | $gor |"
 }
 # warm every route once so "before" counts what a serving process holds
-curl -s -o /dev/null "$base/v1/models/mnist/classify" -H 'Content-Type: image/png' --data-binary @"$DIGIT"
-curl -s -o /dev/null "$base/v1/models/char/generate" -d '{"prompt": "a", "max_length": 5}'
+curl -s -o /dev/null "$base/api/v1/models/mnist/classify" -H 'Content-Type: image/png' --data-binary @"$DIGIT"
+curl -s -o /dev/null "$base/api/v1/models/char/generate" -d '{"prompt": "a", "max_length": 5}'
 sleep 1
 echo "| when | RSS MB | open files | goroutines |"
 echo "| --- | ---: | ---: | ---: |"
 figures before
 
 lg() { bin/loadgen -d "$DURATION" -n 1000000 -warmup 0 -format md "$@" >"$tmp/lg.$1.$RANDOM" 2>&1; }
-lg -c 2 -url "$base/v1/models/mnist/classify" -type image/png -file "$DIGIT" -name classify & jobs_pids+=($!)
-lg -c 2 -url "$base/v1/models/char/generate" -body '{"prompt": "ROMEO:", "max_length": 50}' -name generate & jobs_pids+=($!)
-lg -c 1 -url "$base/v1/models/char/generate" -body '{"prompt": "ROMEO:", "max_length": 50, "stream": true}' -name stream & jobs_pids+=($!)
+lg -c 2 -url "$base/api/v1/models/mnist/classify" -type image/png -file "$DIGIT" -name classify & jobs_pids+=($!)
+lg -c 2 -url "$base/api/v1/models/char/generate" -body '{"prompt": "ROMEO:", "max_length": 50}' -name generate & jobs_pids+=($!)
+lg -c 1 -url "$base/api/v1/models/char/generate" -body '{"prompt": "ROMEO:", "max_length": 50, "stream": true}' -name stream & jobs_pids+=($!)
 end=$((SECONDS + ${DURATION%s}))
 [[ "$DURATION" == *m ]] && end=$((SECONDS + ${DURATION%m} * 60))
 swaps=0 aborted=0
 while [ $SECONDS -lt $end ]; do
   for _ in 1 2 3 4 5; do # streams cut off after 50 ms
-    curl -s -o /dev/null --max-time 0.05 "$base/v1/models/char/generate" -d '{"prompt": "a", "max_length": 2000, "stream": true}' || true
+    curl -s -o /dev/null --max-time 0.05 "$base/api/v1/models/char/generate" -d '{"prompt": "a", "max_length": 2000, "stream": true}' || true
     aborted=$((aborted + 1))
   done
   if [ $((swaps % 2)) -eq 0 ]; then src="$EXPORT/mnist_tf.onnx"; else src="$EXPORT/mnist.onnx"; fi
@@ -92,6 +85,6 @@ echo
 echo "| run | clients | requests | errors | seconds | req/s | p50 ms | p90 ms | p99 ms | max ms |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 cat "$tmp"/lg.* | grep '^|' || cat "$tmp"/lg.*
-loads=$(curl -s "$base/v1/models/mnist" | grep -o '"loads":[0-9]*')
+loads=$(curl -s "$base/api/v1/models/mnist" | grep -o '"loads":[0-9]*')
 echo
 echo "mnist $loads; server errors logged: $(grep -c 'level=ERROR' "$tmp/err" || true)"
