@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 	_ "github.com/rnnrun/rnnrun/runtime/native" // registers the "native" backend
 	_ "github.com/rnnrun/rnnrun/runtime/onnx"   // registers the "onnx" backend
 	"github.com/rnnrun/rnnrun/runtime/task"
@@ -42,6 +43,7 @@ type app struct {
 	stdout, stderr io.Writer
 	v              *viper.Viper
 	configRead     bool
+	cmd            *cobra.Command // the command a.v was made for
 }
 
 // run executes the command line and returns the exit status.
@@ -112,7 +114,7 @@ func (a *app) config(cmd *cobra.Command) (*viper.Viper, error) {
 		}
 		a.configRead = true
 	}
-	a.v = v
+	a.v, a.cmd = v, cmd
 	return v, nil
 }
 
@@ -123,10 +125,12 @@ func addModelFlags(fs *pflag.FlagSet) {
 	fs.String("ort-lib", "", "path of libonnxruntime.so (default: $RNNRUN_ORT_LIB, the config file, the project cache, the system)")
 	fs.Int("threads", 0, "intra-op threads (0: the backend's default)")
 	fs.String("config", "", "config file (YAML, TOML or JSON); also $RNNRUN_CONFIG")
+	addOverrideFlags(fs)
 }
 
-// openModel loads the model the flags, environment and config name.
-func openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
+// openModel loads the model the flags, environment and config name, with
+// its metadata resolved over the override flags (see overrides.go).
+func (a *app) openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
 	path := v.GetString("model")
 	if path == "" {
 		return nil, usagef("--model is required (or RNNRUN_MODEL, or model: in the config file)")
@@ -134,11 +138,20 @@ func openModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
 	if n := v.GetInt("threads"); n < 0 {
 		return nil, usagef("--threads %d: must be >= 0 (0: the backend's default)", n)
 	}
-	return model.Open(ctx, path, model.Options{
+	layers, err := a.overrideLayers(v)
+	if err != nil {
+		return nil, err
+	}
+	return infer.Open(ctx, path, modelOptions(v), layers...)
+}
+
+// modelOptions are the backend options the flags set.
+func modelOptions(v *viper.Viper) model.Options {
+	return model.Options{
 		Backend:     model.BackendName(v.GetString("backend")),
 		Threads:     v.GetInt("threads"),
 		LibraryPath: v.GetString("ort-lib"),
-	})
+	}
 }
 
 // app is the task.CLI the tasks' commands run in.
@@ -151,5 +164,5 @@ func (a *app) Config(cmd *cobra.Command) (*viper.Viper, error) { return a.config
 func (a *app) AddModelFlags(fs *pflag.FlagSet)                 { addModelFlags(fs) }
 
 func (a *app) OpenModel(ctx context.Context, v *viper.Viper) (*model.Model, error) {
-	return openModel(ctx, v)
+	return a.openModel(ctx, v)
 }

@@ -80,7 +80,7 @@ func (a *app) eval(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := openModel(ctx, v)
+	m, err := a.openModel(ctx, v)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 	"github.com/rnnrun/rnnrun/runtime/native"
 )
 
@@ -29,13 +31,18 @@ func init() {
 
 // inspection is the JSON form of `rnnrun inspect --json`.
 type inspection struct {
-	Path     string            `json:"path"`
-	Backend  string            `json:"backend"`
-	Auto     bool              `json:"auto"`              // the backend was chosen by --backend auto
-	Refused  []refusalJSON     `json:"refused,omitempty"` // the backends auto passed over, and why
-	Inputs   []tensorJSON      `json:"inputs"`
-	Outputs  []tensorJSON      `json:"outputs"`
-	Metadata map[string]string `json:"metadata"`
+	Path    string        `json:"path"`
+	Backend string        `json:"backend"`
+	Auto    bool          `json:"auto"`              // the backend was chosen by --backend auto
+	Refused []refusalJSON `json:"refused,omitempty"` // the backends auto passed over, and why
+	Inputs  []tensorJSON  `json:"inputs"`
+	Outputs []tensorJSON  `json:"outputs"`
+	// Metadata is what the model runs with: the file's own keys, overridden
+	// and completed (Sources says where each came from); FileMetadata is the
+	// file's own map.
+	Metadata     map[string]string `json:"metadata"`
+	Sources      map[string]string `json:"sources"`
+	FileMetadata map[string]string `json:"file_metadata"`
 }
 
 // refusalJSON is one backend "auto" passed over: for native, the node that stops it.
@@ -88,7 +95,7 @@ func (a *app) inspect(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := openModel(cmd.Context(), v)
+	m, err := a.openModel(cmd.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -99,7 +106,8 @@ func (a *app) inspect(cmd *cobra.Command, _ []string) error {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(inspection{Path: m.Path(), Backend: m.BackendName(), Auto: auto, Refused: refused,
-			Inputs: tensorsJSON(sig.Inputs), Outputs: tensorsJSON(sig.Outputs), Metadata: md.Raw})
+			Inputs: tensorsJSON(sig.Inputs), Outputs: tensorsJSON(sig.Outputs), Metadata: md.Raw,
+			Sources: md.Sources, FileMetadata: md.File})
 	}
 	w := a.stdout
 	how := ""
@@ -118,11 +126,27 @@ func (a *app) inspect(cmd *cobra.Command, _ []string) error {
 	}
 	section("inputs", sig.Inputs)
 	section("outputs", sig.Outputs)
-	fmt.Fprintln(w, "metadata")
-	for _, k := range md.Keys() {
-		fmt.Fprintf(w, "  %-22s %s\n", k, shorten(md.Raw[k], 100))
-	}
+	printMetadata(w, md)
 	return nil
+}
+
+// printMetadata lists the resolved keys; a key that does not come from the
+// file's own metadata says where it came from.
+func printMetadata(w io.Writer, md model.Metadata) {
+	fmt.Fprintln(w, "metadata (<- where a value does not come from the file's own metadata)")
+	if md.Task == "" && md.Sources["task"] != "" {
+		fmt.Fprintf(w, "  %-22s %s\n", "task", "(none) <- "+md.Sources["task"])
+	}
+	if md.Task == model.TaskTextGeneration && len(md.Vocab) == 0 {
+		fmt.Fprintf(w, "  %-22s %s\n", "vocab", "(none) <- pass --vocab FILE (a JSON array of strings)")
+	}
+	for _, k := range md.Keys() {
+		line := shorten(md.Raw[k], 100)
+		if src := md.Sources[k]; src != "" && src != infer.SourceMetadata {
+			line += " <- " + src
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", k, line)
+	}
 }
 
 // shorten keeps a metadata value on one line of at most n characters.

@@ -13,6 +13,12 @@ const (
 	TaskImageClassification = "image-classification"
 )
 
+// Input encodings of a text model's main input.
+const (
+	EncodingOneHot   = "one_hot"   // float32 [batch, time, V], one-hot rows
+	EncodingTokenIDs = "token_ids" // [batch, time] of vocabulary indices (int32, int64 or float32)
+)
+
 // Output kinds.
 const (
 	OutputProbabilities = "probabilities"
@@ -22,7 +28,16 @@ const (
 // Metadata is the parsed form of the metadata contract in models/export/README.md.
 // Raw keeps every key as the model stored it, including keys rnnrun does not know.
 type Metadata struct {
+	// Raw holds every key as resolved: the file's own map, overridden by the
+	// sidecar, the config and flags, completed by inference (see Sources).
 	Raw map[string]string `json:"raw,omitempty"`
+	// File is the map the model file itself stores (metadata_props, or a
+	// SavedModel's assets/rnnrun.json); nil when it equals Raw.
+	File map[string]string `json:"file,omitempty"`
+	// Sources says, per key of Raw, where the value came from ("metadata",
+	// "sidecar m.onnx.rnnrun.json", "config", "flag --labels", "inferred from ...").
+	// Empty when no resolution ran (ParseMetadata alone).
+	Sources map[string]string `json:"sources,omitempty"`
 
 	Name       string `json:"name,omitempty"`
 	Task       string `json:"task,omitempty"`
@@ -31,12 +46,13 @@ type Metadata struct {
 	OutputKind string `json:"output_kind,omitempty"`
 
 	// Text generation.
-	Vocab        []string `json:"vocab,omitempty"`
-	WindowLength int      `json:"window_length,omitempty"`
-	CasePolicy   string   `json:"case_policy,omitempty"`
-	StateInputs  []string `json:"state_inputs,omitempty"`
-	StateOutputs []string `json:"state_outputs,omitempty"`
-	StateSize    int      `json:"state_size,omitempty"`
+	Vocab         []string `json:"vocab,omitempty"`
+	InputEncoding string   `json:"input_encoding,omitempty"` // EncodingOneHot (also when empty) or EncodingTokenIDs
+	WindowLength  int      `json:"window_length,omitempty"`
+	CasePolicy    string   `json:"case_policy,omitempty"`
+	StateInputs   []string `json:"state_inputs,omitempty"`
+	StateOutputs  []string `json:"state_outputs,omitempty"`
+	StateSize     int      `json:"state_size,omitempty"`
 
 	// Image classification.
 	Labels      []string `json:"labels,omitempty"`
@@ -64,6 +80,7 @@ func ParseMetadata(raw map[string]string) (Metadata, error) {
 	m.OutputKind = raw["output_kind"]
 	m.CasePolicy = raw["case_policy"]
 	m.Ink = raw["ink"]
+	m.InputEncoding = raw["input_encoding"]
 	var errs []error
 	jsonKey := func(key string, dst any) {
 		if v, ok := raw[key]; ok && v != "" {
@@ -112,6 +129,11 @@ func ParseMetadata(raw map[string]string) (Metadata, error) {
 	}
 	if len(m.StateInputs) != len(m.StateOutputs) {
 		return m, fmt.Errorf("%w: metadata lists %d state inputs but %d state outputs", ErrBadModel, len(m.StateInputs), len(m.StateOutputs))
+	}
+	switch m.InputEncoding {
+	case "", EncodingOneHot, EncodingTokenIDs:
+	default:
+		return m, fmt.Errorf("%w: metadata key %q: unknown value %q (want %q or %q)", ErrBadModel, "input_encoding", m.InputEncoding, EncodingOneHot, EncodingTokenIDs)
 	}
 	switch m.OutputKind {
 	case "", OutputProbabilities, OutputLogits:

@@ -48,7 +48,15 @@ type Options struct {
 	InterOpThreads int
 	// LibraryPath points at the backend's shared library; empty searches for it.
 	LibraryPath string
+	// Resolve turns the file's own metadata into the Metadata the model
+	// reports, given its signature (package runtime/model/infer adds the
+	// sidecar, overrides and what the signature implies); nil: ParseMetadata.
+	Resolve Resolver
 }
+
+// Resolver computes a model's Metadata from its path, signature and the raw
+// map the file stores.
+type Resolver func(path string, sig Signature, raw map[string]string) (Metadata, error)
 
 // BackendName maps the names users write for a backend (tf, tensorflow, ort,
 // onnxruntime, onnx, native, auto, in any case) to the names Open knows:
@@ -143,7 +151,11 @@ func Open(ctx context.Context, path string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := ParseMetadata(b.Metadata())
+	resolveMeta := opts.Resolve
+	if resolveMeta == nil {
+		resolveMeta = func(_ string, _ Signature, raw map[string]string) (Metadata, error) { return ParseMetadata(raw) }
+	}
+	meta, err := resolveMeta(path, b.Signature(), b.Metadata())
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/internal/conf"
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 )
 
 // Config is what a Registry serves: the models and how they load. It is
@@ -60,8 +61,14 @@ type ModelConfig struct {
 	// Concurrency is how many requests may run on the model at once; more get 429.
 	// 0 means DefaultConcurrency.
 	Concurrency int `mapstructure:"concurrency" json:"concurrency"`
-	// Task, when set, must match the task the model's metadata declares.
+	// Task, when set, must match the task the model file's own metadata
+	// declares; for a file that declares none it sets the task (over its
+	// sidecar and what the signature implies).
 	Task string `mapstructure:"task" json:"task,omitempty"`
+	// Overrides set the model's metadata over its file's and sidecar's keys
+	// (labels, vocab, case, input-scale, input-mean, input-std, ink); a
+	// relative vocab path is relative to the config file's folder.
+	Overrides infer.Overrides `mapstructure:",squash" json:"overrides"`
 	// Settings are every other key of the model's entry: the tasks' own
 	// (mode, window and defaults for a text model). Each task reads the keys
 	// it lists in Task.Settings, with DecodeSettings; a key no registered
@@ -255,6 +262,9 @@ func (c *Config) fill(base string) {
 		m := &c.Models[i]
 		if m.Path != "" && base != "" && !filepath.IsAbs(m.Path) {
 			m.Path = filepath.Join(base, m.Path)
+		}
+		if v := m.Overrides.Vocab; v != "" && base != "" && !filepath.IsAbs(v) {
+			m.Overrides.Vocab = filepath.Join(base, v)
 		}
 		m.fill()
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 )
 
 // hashPath returns the hex sha256 and size of a file, or of every regular file
@@ -82,11 +83,15 @@ func (r *Registry) load(ctx context.Context, mc ModelConfig, cfg Config, sum str
 }
 
 func (r *Registry) loadOnce(ctx context.Context, mc ModelConfig, cfg Config, sum string, size int64) (*entry, error) {
-	m, err := model.Open(ctx, mc.Path, model.Options{
+	layer, err := mc.metadataLayer()
+	if err != nil {
+		return nil, err
+	}
+	m, err := infer.Open(ctx, mc.Path, model.Options{
 		Backend:     model.BackendName(mc.Backend),
 		Threads:     mc.Threads,
 		LibraryPath: cfg.OrtLib,
-	})
+	}, layer)
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +117,9 @@ func (r *Registry) check(ctx context.Context, e *entry) error {
 	if len(sig.Inputs) == 0 || len(sig.Outputs) == 0 {
 		return fmt.Errorf("%w: %s has %d inputs and %d outputs", ErrCheck, mc.Path, len(sig.Inputs), len(sig.Outputs))
 	}
-	kind := cmp.Or(md.Task, mc.Task) // a model without a metadata task: trust the config
-	if mc.Task != "" && kind != mc.Task {
-		return fmt.Errorf("%w: %s declares task %q, the config expects %q", ErrCheck, mc.Path, kind, mc.Task)
+	kind := md.Task // the config's task is in it, when the file declares none
+	if declared := md.File["task"]; mc.Task != "" && declared != "" && declared != mc.Task {
+		return fmt.Errorf("%w: %s declares task %q, the config expects %q", ErrCheck, mc.Path, declared, mc.Task)
 	}
 	e.kind = kind
 	sctx, cancel := context.WithTimeout(ctx, r.smokeTimeout)
@@ -130,7 +135,22 @@ func (r *Registry) check(ctx context.Context, e *entry) error {
 		e.tasks, e.instances = append(e.tasks, t.Name()), append(e.instances, in)
 	}
 	if len(e.tasks) == 0 {
+		if why := md.Sources["task"]; kind == "" && why != "" {
+			return fmt.Errorf("%w: %s: no task: the task is %s", ErrCheck, mc.Path, why)
+		}
 		return fmt.Errorf("%w: %s declares task %q, which no registered task serves (registered: %s)", ErrCheck, mc.Path, kind, taskNames(r.tasks))
 	}
 	return nil
+}
+
+// metadataLayer is the config entry's part of the model's metadata: its
+// task and overrides, named "config entry NAME".
+func (mc ModelConfig) metadataLayer() (infer.Values, error) {
+	o := mc.Overrides
+	o.Task = mc.Task
+	vs, err := o.Values(func(opt string) string { return fmt.Sprintf("config entry %q (%s)", mc.Name, opt) })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	return vs, nil
 }

@@ -90,7 +90,11 @@ func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 		if task == "" {
 			task = "(none)"
 		}
-		return nil, fmt.Errorf("%s: %w: its metadata task is %q, want %q", name, ErrNotImageModel, task, model.TaskImageClassification)
+		note := ""
+		if why := meta.Sources["task"]; why != "" && meta.Task == "" {
+			note = " (" + why + ")"
+		}
+		return nil, fmt.Errorf("%s: %w: its metadata task is %q, want %q%s", name, ErrNotImageModel, task, model.TaskImageClassification, note)
 	}
 	if opts.BatchSize < 0 || opts.Workers < 0 || opts.TopK < 0 {
 		return nil, fmt.Errorf("vision: negative option (batch size %d, workers %d, top-k %d)", opts.BatchSize, opts.Workers, opts.TopK)
@@ -125,18 +129,21 @@ func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 	if in.Type != model.Float32 {
 		return nil, bad("input %s: element type %s, want float32", in, in.Type)
 	}
+	hw := in.Shape[1:] // [height, width, ...]
 	switch {
 	case len(in.Shape) == 3:
 	case len(in.Shape) == 4 && (in.Shape[3] == 1 || in.Shape[3] < 0):
+	case len(in.Shape) == 4 && in.Shape[1] == 1: // [batch, 1, height, width]: the same bytes
+		hw = in.Shape[2:]
 	default:
-		return nil, bad("input %s: want shape [batch, height, width] or [batch, height, width, 1]", in)
+		return nil, bad("input %s: want shape [batch, height, width], [batch, height, width, 1] or [batch, 1, height, width]", in)
 	}
 	c.height, c.width = meta.ImageHeight, meta.ImageWidth
 	for _, d := range []struct {
 		key string
 		v   *int
 		dim int64
-	}{{"image_height", &c.height, in.Shape[1]}, {"image_width", &c.width, in.Shape[2]}} {
+	}{{"image_height", &c.height, hw[0]}, {"image_width", &c.width, hw[1]}} {
 		switch {
 		case *d.v == 0 && d.dim > 0:
 			*d.v = int(d.dim)
@@ -147,7 +154,10 @@ func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 		}
 	}
 	c.inShape = append(model.Shape{-1}, int64(c.height), int64(c.width))
-	if len(in.Shape) == 4 {
+	switch {
+	case len(in.Shape) == 4 && len(hw) == 2:
+		c.inShape = model.Shape{-1, 1, int64(c.height), int64(c.width)}
+	case len(in.Shape) == 4:
 		c.inShape = append(c.inShape, 1)
 	}
 	if in.Shape[0] > 0 {

@@ -43,8 +43,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Int64("seed", -1, "random seed; the same seed gives the same text (-1: a random seed)")
 	fs.String("mode", "auto", "auto, stateful (carry the LSTM state) or windowed (re-run the window, as the tutorial)")
 	fs.Int("window", 0, "window length for windowed mode (0: from the model)")
-	fs.String("vocab", "", "vocabulary JSON file (an array of characters), for models without one in their metadata")
-	fs.String("case", "preserve", "case policy for --vocab: preserve or lower")
 	fs.String("unknown", "error", "characters outside the vocabulary: error, skip or replace")
 	fs.StringArray("stop", nil, "stop when the text ends with this string (repeatable; taken as is, commas included)")
 }
@@ -116,11 +114,6 @@ func options(v *viper.Viper) (textgen.Options, error) {
 	opts := textgen.Options{Mode: mode, Window: v.GetInt("window"), Unknown: unknown}
 	if opts.Window < 0 {
 		return opts, task.Usagef("--window %d: must be >= 0", opts.Window)
-	}
-	if path := v.GetString("vocab"); path != "" {
-		if opts.Vocab, err = textgen.LoadVocab(path, v.GetString("case")); err != nil {
-			return opts, err
-		}
 	}
 	return opts, nil
 }
