@@ -136,7 +136,7 @@ func TestGenerateWithVocabFile(t *testing.T) {
 	short := filepath.Join(dir, "short.json")
 	os.WriteFile(short, []byte(`["a","b","c"]`), 0o644)
 	bad := runBinary(t, nil, append(args, "--model", bare, "--vocab", short)...)
-	if bad.code != 1 || !strings.Contains(bad.stderr, "the vocabulary has 3 characters") {
+	if bad.code != 1 || !strings.Contains(bad.stderr, "flag --vocab: the vocabulary has 3 entries, but input x float32[?,?,70] is 70 wide (V = 70)") {
 		t.Fatalf("mismatched vocab: exit %d, stderr %q", bad.code, bad.stderr)
 	}
 }
