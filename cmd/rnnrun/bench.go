@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
 	"github.com/rnnrun/rnnrun/runtime/onnx"
 )
@@ -156,7 +157,7 @@ func (a *app) bench(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	ctx := cmd.Context()
-	m, opts, err := openBenchModel(ctx, v)
+	m, opts, err := a.openBenchModel(ctx, v)
 	if err != nil {
 		return err
 	}
@@ -192,8 +193,8 @@ func benchTask(ctx context.Context, m *model.Model, cfg *benchConfig, res *bench
 	return benchTextTask(ctx, m, cfg, res, progress)
 }
 
-// openBenchModel opens --model with the model flags.
-func openBenchModel(ctx context.Context, v *viper.Viper) (*model.Model, model.Options, error) {
+// openBenchModel opens --model with the model flags, its metadata resolved as every command's.
+func (a *app) openBenchModel(ctx context.Context, v *viper.Viper) (*model.Model, model.Options, error) {
 	path := v.GetString("model")
 	if path == "" {
 		return nil, model.Options{}, usagef("--model is required (or RNNRUN_MODEL, or model: in the config file)")
@@ -204,6 +205,11 @@ func openBenchModel(ctx context.Context, v *viper.Viper) (*model.Model, model.Op
 		InterOpThreads: v.GetInt("inter-threads"),
 		LibraryPath:    v.GetString("ort-lib"),
 	}
+	layers, err := a.overrideLayers(v)
+	if err != nil {
+		return nil, opts, err
+	}
+	opts.Resolve = infer.Resolver(layers...)
 	m, err := model.Open(ctx, path, opts)
 	return m, opts, err
 }

@@ -270,3 +270,28 @@ func TestOverrideValues(t *testing.T) {
 		t.Fatalf("scale 0.5: %v %v", vs, err)
 	}
 }
+
+// A SavedModel folder is copied with the metadata as assets/rnnrun.json; the input is untouched.
+func TestWriteSavedModel(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "sm")
+	os.MkdirAll(filepath.Join(in, "variables"), 0o755)
+	os.WriteFile(filepath.Join(in, "saved_model.pb"), []byte("pb"), 0o644)
+	os.WriteFile(filepath.Join(in, "variables", "variables.index"), []byte("idx"), 0o644)
+	out := filepath.Join(t.TempDir(), "annotated")
+	if err := infer.Write(in, out, map[string]string{"task": "image-classification", "labels": `["a","b"]`}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "assets", "rnnrun.json"))
+	if err != nil || !strings.Contains(string(b), `"labels": "[\"a\",\"b\"]"`) {
+		t.Fatalf("asset %q %v", b, err)
+	}
+	if idx, err := os.ReadFile(filepath.Join(out, "variables", "variables.index")); err != nil || string(idx) != "idx" {
+		t.Fatalf("variables not copied: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(in, "assets")); err == nil {
+		t.Fatal("the input folder was changed")
+	}
+	if err := infer.Write(filepath.Join(t.TempDir()), out+"2", nil); err == nil || !strings.Contains(err.Error(), "without saved_model.pb") {
+		t.Fatalf("a folder that is no SavedModel: %v", err)
+	}
+}

@@ -1,0 +1,55 @@
+package registry_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rnnrun/rnnrun/runtime/registry"
+	"github.com/rnnrun/rnnrun/runtime/registry/registrytest"
+)
+
+// A model's config entry sets metadata over the file's and its sidecar's,
+// and a value that contradicts the model fails the load naming the entry.
+func TestConfigEntryOverridesMetadata(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.json")
+	write(t, path, registrytest.Image("i", 3))
+	os.WriteFile(path+".rnnrun.json", []byte(`{"ink": "dark-on-light", "labels": ["s0","s1","s2","s3","s4","s5","s6","s7","s8","s9"]}`), 0o644)
+	cfgPath := filepath.Join(dir, "rnnrun.yaml")
+	os.WriteFile(cfgPath, []byte("models:\n  - name: m\n    path: m.json\n    backend: fake\n    labels: [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9]\n    input-scale: 1/255\n"), 0o644)
+	cfg, err := registry.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registry.New(cfg, registry.WithLogger(quiet()))
+	defer r.Close()
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Acquire("m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := l.Model().Metadata()
+	l.Release()
+	if md.Labels[3] != "c3" || md.Sources["labels"] != `config entry "m" (labels)` {
+		t.Fatalf("labels %v from %q", md.Labels, md.Sources["labels"])
+	}
+	if md.Ink != "dark-on-light" || md.Sources["ink"] != "sidecar m.json.rnnrun.json" || md.InputStd != 255 {
+		t.Fatalf("ink %q from %q, std %v", md.Ink, md.Sources["ink"], md.InputStd)
+	}
+
+	os.WriteFile(cfgPath, []byte("models:\n  - name: m\n    path: m.json\n    backend: fake\n    labels: [a, b]\n"), 0o644)
+	if cfg, err = registry.LoadConfig(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	r2 := registry.New(cfg, registry.WithLogger(quiet()))
+	defer r2.Close()
+	err = r2.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `config entry "m" (labels): 2 labels, but output probs float32[?,10] has 10 classes`) {
+		t.Fatalf("contradicting labels: %v", err)
+	}
+}
