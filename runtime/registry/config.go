@@ -190,6 +190,24 @@ func applyModelEnv(m *ModelConfig) error {
 	str("task", &m.Task)
 	num("threads", &m.Threads)
 	num("concurrency", &m.Concurrency)
+	o := &m.Overrides
+	str("vocab", &o.Vocab)
+	str("case", &o.Case)
+	str("input-scale", &o.InputScale)
+	str("ink", &o.Ink)
+	if _, s, ok := get("labels"); ok {
+		o.Labels = strings.Split(s, ",")
+	}
+	for key, dst := range map[string]**float64{"input-mean": &o.InputMean, "input-std": &o.InputStd} {
+		if name, s, ok := get(key); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q is not a number", ErrBadConfig, name, s))
+				continue
+			}
+			*dst = &f
+		}
+	}
 	for _, key := range settingsKeys(RegisteredTasks()) {
 		if _, s, ok := get(key); ok {
 			m.Settings = setPath(m.Settings, strings.Split(key, "."), s) // typed by the task's decoding

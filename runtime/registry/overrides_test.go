@@ -53,3 +53,24 @@ func TestConfigEntryOverridesMetadata(t *testing.T) {
 		t.Fatalf("contradicting labels: %v", err)
 	}
 }
+
+// RNNRUN_MODELS_<NAME>_<KEY> sets the override keys too.
+func TestOverridesFromEnvironment(t *testing.T) {
+	t.Setenv("RNNRUN_MODELS_M_LABELS", "e0,e1,e2,e3,e4,e5,e6,e7,e8,e9")
+	t.Setenv("RNNRUN_MODELS_M_INPUT_STD", "127.5")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rnnrun.yaml")
+	os.WriteFile(cfgPath, []byte("models:\n  - name: m\n    path: m.json\n    backend: fake\n"), 0o644)
+	cfg, err := registry.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Models[0].Overrides
+	if len(o.Labels) != 10 || o.Labels[9] != "e9" || o.InputStd == nil || *o.InputStd != 127.5 {
+		t.Fatalf("overrides %+v", o)
+	}
+	t.Setenv("RNNRUN_MODELS_M_INPUT_MEAN", "x")
+	if _, err := registry.LoadConfig(cfgPath); err == nil || !strings.Contains(err.Error(), `RNNRUN_MODELS_M_INPUT_MEAN="x" is not a number`) {
+		t.Fatalf("bad number: %v", err)
+	}
+}
