@@ -32,7 +32,8 @@ type Metadata struct {
 	// sidecar, the config and flags, completed by inference (see Sources).
 	Raw map[string]string `json:"raw,omitempty"`
 	// File is the map the model file itself stores (metadata_props, or a
-	// SavedModel's assets/rnnrun.json); nil when it equals Raw.
+	// SavedModel's assets/rnnrun.json), as a resolution found it; nil when
+	// no resolution ran (ParseMetadata alone: then Raw is that map).
 	File map[string]string `json:"file,omitempty"`
 	// Sources says, per key of Raw, where the value came from ("metadata",
 	// "sidecar m.onnx.rnnrun.json", "config", "flag --labels", "inferred from ...").
