@@ -81,9 +81,7 @@ func c16(i int) archsimd.Float32x16 { return archsimd.LoadFloat32x16(&k16[i]) }
 
 // kc holds the same constants as 4-byte scalars for the assembly kernels
 // (nonlin_amd64.s, which names them by offset: keep the order).
-var kc = [...]float32{log2e, -ln2Hi, -ln2Lo, expP0, expP1, expP2, expP3, expP4, expP5,
-	tanhT0, tanhT1, tanhT2, tanhT3, tanhT4, tanhLo,
-	math.Float32frombits(0x7fffffff), math.Float32frombits(0x80000000), 1, expLo, expHi, -1,
+var kc = [...]float32{log2e, -ln2Hi, -ln2Lo, expP0, expP1, expP2, expP3, expP4, expP5, 1, expLo, expHi, -1,
 	tanhA13, tanhA11, tanhA9, tanhA7, tanhA5, tanhA3, tanhA1, tanhB6, tanhB4, tanhB2, tanhB0, tanhMax}
 
 // The rational tanh of the assembly kernels (TANHZ in nonlin_amd64.s): tanh(x) =

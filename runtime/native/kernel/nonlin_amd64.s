@@ -22,32 +22,24 @@
 #define C_P3 ·kc+24(SB)
 #define C_P4 ·kc+28(SB)
 #define C_P5 ·kc+32(SB)
-#define C_T0 ·kc+36(SB)
-#define C_T1 ·kc+40(SB)
-#define C_T2 ·kc+44(SB)
-#define C_T3 ·kc+48(SB)
-#define C_T4 ·kc+52(SB)
-#define C_TANHLO ·kc+56(SB)
-#define C_ABS ·kc+60(SB)
-#define C_SIGN ·kc+64(SB)
-#define C_ONE ·kc+68(SB)
-#define C_EXPLO ·kc+72(SB)
-#define C_EXPHI ·kc+76(SB)
-#define C_MINUS1 ·kc+80(SB)
-#define C_A13 ·kc+84(SB)
-#define C_A11 ·kc+88(SB)
-#define C_A9 ·kc+92(SB)
-#define C_A7 ·kc+96(SB)
-#define C_A5 ·kc+100(SB)
-#define C_A3 ·kc+104(SB)
-#define C_A1 ·kc+108(SB)
-#define C_B6 ·kc+112(SB)
-#define C_B4 ·kc+116(SB)
-#define C_B2 ·kc+120(SB)
-#define C_B0 ·kc+124(SB)
-#define C_TANHMAX ·kc+128(SB)
+#define C_ONE ·kc+36(SB)
+#define C_EXPLO ·kc+40(SB)
+#define C_EXPHI ·kc+44(SB)
+#define C_MINUS1 ·kc+48(SB)
+#define C_A13 ·kc+52(SB)
+#define C_A11 ·kc+56(SB)
+#define C_A9 ·kc+60(SB)
+#define C_A7 ·kc+64(SB)
+#define C_A5 ·kc+68(SB)
+#define C_A3 ·kc+72(SB)
+#define C_A1 ·kc+76(SB)
+#define C_B6 ·kc+80(SB)
+#define C_B4 ·kc+84(SB)
+#define C_B2 ·kc+88(SB)
+#define C_B0 ·kc+92(SB)
+#define C_TANHMAX ·kc+96(SB)
 
-// Registers held for a whole call: 1, expLo and expHi (clamps take the input as
+// Registers held for a whole call: 1, -1, expLo, expHi and +-tanhMax (clamps take the input as
 // their second source, so a NaN input passes through).
 #define ONE Z31
 #define ZLO Z30
@@ -124,41 +116,41 @@
 	VMAXPS OUT, ZMONE, OUT; \
 	VMINPS OUT, ONE, OUT
 
+// BLOCKS_BEGIN and BLOCKS_NEXT frame an element-wise loop over n blocks of 16
+// floats from SI to DI (arguments dst, src, n).
+#define BLOCKS_BEGIN \
+	MOVQ dst+0(FP), DI; \
+	MOVQ src+8(FP), SI; \
+	MOVQ n+16(FP), CX; \
+	LOADK
+
+#define BLOCKS_NEXT(label) \
+	ADDQ $64, SI; \
+	ADDQ $64, DI; \
+	DECQ CX; \
+	JNZ label; \
+	VZEROUPPER; \
+	RET
+
 // func sigmoidBlocks(dst, src *float32, n int)
 // dst[i] = sigmoid(src[i]) for i < 16n; n > 0.
 TEXT ·sigmoidBlocks(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	LOADK
+	BLOCKS_BEGIN
 sloop:
 	VMOVUPS (SI), Z0
 	SIGMOIDZ(Z0, Z1, Z2, Z3)
 	VMOVUPS Z0, (DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ sloop
-	VZEROUPPER
-	RET
+	BLOCKS_NEXT(sloop)
 
 // func tanhBlocks(dst, src *float32, n int)
 // dst[i] = tanh(src[i]) for i < 16n; n > 0.
 TEXT ·tanhBlocks(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	LOADK
+	BLOCKS_BEGIN
 tloop:
 	VMOVUPS (SI), Z0
 	TANHZ(Z0, Z1, Z2, Z3, Z4)
 	VMOVUPS Z1, (DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ tloop
-	VZEROUPPER
-	RET
+	BLOCKS_NEXT(tloop)
 
 // func lstmCellBlocks(gates, c, h *float32, hidden, n int)
 // The LSTM cell (gates i, o, f, c at g, g+hidden, g+2 hidden, g+3 hidden) on
