@@ -17,6 +17,13 @@ func transposeInto(dst, src []float32, rows, cols int) {
 	}
 }
 
+// packed returns bt ([n, k], one row per output unit) packed for kernel.GemmPacked.
+func packed(bt []float32, n, k int) []float32 {
+	bp := make([]float32, kernel.PackedLen(n, k))
+	kernel.PackNT(bp, bt, n, k)
+	return bp
+}
+
 // grow returns buf resized to n, reallocating only when it is too small.
 func grow[T any](buf *[]T, n int) []T {
 	if cap(*buf) < n {
@@ -27,10 +34,11 @@ func grow[T any](buf *[]T, n int) []T {
 }
 
 // matmul is numpy's matmul. A constant 2-D right operand is transposed once
-// at load into [N, K], the layout kernel.GemmNT reads.
+// at load into [N, K], the layout kernel.GemmNT reads, and packed for
+// kernel.GemmPacked (batched rows).
 type matmul struct {
-	bt   []float32 // constant B transposed, or nil
-	k, n int
+	bt, bp []float32 // constant B transposed and packed, or nil
+	k, n   int
 }
 
 type matmulState struct{ bt []float32 }
@@ -46,6 +54,7 @@ func buildMatMul(c *nodeCtx) (op, error) {
 		o.k, o.n = b.shape[0], b.shape[1]
 		o.bt = make([]float32, o.k*o.n)
 		transposeInto(o.bt, b.f, o.k, o.n)
+		o.bp = packed(o.bt, o.n, o.k)
 	}
 	return o, nil
 }
@@ -67,7 +76,7 @@ func (o *matmul) run(f *frame, n *node) error {
 		r := copy(dims[:], a.shape[:a.rank()-1])
 		dims[r] = o.n
 		dst := out.floats(dims[:r+1])
-		mulNT(dst, a.f, o.bt, a.size()/max(K, 1), o.n, K, false)
+		mulPacked(dst, a.f, o.bt, o.bp, a.size()/max(K, 1), o.n, K, false)
 		return nil
 	}
 	return matmulGeneral(f.state[n.slot].(*matmulState), a, b, out)
@@ -130,7 +139,7 @@ func matmulGeneral(st *matmulState, a, b, out *value) error {
 type gemm struct {
 	alpha, beta    float32
 	transA, transB bool
-	bt             []float32 // constant B as [N, K], or nil
+	bt, bp         []float32 // constant B as [N, K] and packed, or nil
 }
 
 type gemmState struct{ a, bt []float32 }
@@ -147,9 +156,17 @@ func buildGemm(c *nodeCtx) (op, error) {
 		transA: c.attrs.int("transA", 0) != 0,
 		transB: c.attrs.int("transB", 0) != 0,
 	}
-	if b := c.constant(1); b != nil && b.rank() == 2 && b.et == f32 && !o.transB {
-		o.bt = make([]float32, b.size())
-		transposeInto(o.bt, b.f, b.shape[0], b.shape[1])
+	if b := c.constant(1); b != nil && b.rank() == 2 && b.et == f32 {
+		o.bt = b.f
+		if !o.transB {
+			o.bt = make([]float32, b.size())
+			transposeInto(o.bt, b.f, b.shape[0], b.shape[1])
+		}
+		n, k := b.shape[1], b.shape[0]
+		if o.transB {
+			n, k = k, n
+		}
+		o.bp = packed(o.bt, n, k)
 	}
 	return o, nil
 }
@@ -168,7 +185,7 @@ func (o *gemm) run(f *frame, n *node) error {
 		transposeInto(av, a.f, K, M)
 	}
 	N, KB := b.shape[1], b.shape[0]
-	bt := b.f
+	bt, bp := b.f, o.bp
 	if o.transB {
 		N, KB = KB, N
 	} else if o.bt != nil {
@@ -181,7 +198,11 @@ func (o *gemm) run(f *frame, n *node) error {
 		return fmt.Errorf("A%v and B%v do not multiply (transA=%v, transB=%v)", a.shape, b.shape, o.transA, o.transB)
 	}
 	dst := out.floats([]int{M, N})
-	mulNT(dst, av, bt, M, N, K, false)
+	if bp != nil {
+		mulPacked(dst, av, bt, bp, M, N, K, false)
+	} else {
+		mulNT(dst, av, bt, M, N, K, false)
+	}
 	if o.alpha != 1 {
 		for k := range dst {
 			dst[k] *= o.alpha

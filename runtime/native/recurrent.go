@@ -376,7 +376,10 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 		}
 		switch {
 		case fused:
-			o.fusedStep(st, dw, o.acts[dir], xs[t*d.B*d.I:(t+1)*d.B*d.I], h, c, d)
+			o.fusedStep(st, dw, o.acts[dir], xs[t*d.B*d.I:(t+1)*d.B*d.I], h, c, s == 0, d)
+			if outs.y != nil || s == d.T-1 {
+				fusedH(h, st.xa, d)
+			}
 		case lens == nil:
 			o.step(st, dw, o.acts[dir], xw[t*d.B*d.G:(t+1)*d.B*d.G], h, c, lens, s, d)
 		default:
@@ -463,18 +466,31 @@ func anyOneHot(xs []float32, rows, I int) bool {
 // fusedStep advances every row of a batch of dense inputs x [B, I] by one step
 // of an LSTM or RNN with one GEMM: g = [x | h | 1] [W | R | bias]^T, then the
 // cell. No projection of all time steps is kept: g stays in cache for the cell.
-func (o *recurrent) fusedStep(st *rnnState, dw *dirWeights, act unKind, x, h, c []float32, d rnnDims) {
+// The rows [x | h | 1] live in st.xa for the whole sequence (filled from h at
+// the first step): the cell writes h into them, so a step copies only x_t, and
+// fusedH copies h out when it is wanted.
+func (o *recurrent) fusedStep(st *rnnState, dw *dirWeights, act unKind, x, h, c []float32, first bool, d rnnDims) {
 	I, H, K := d.I, d.H, d.I+d.H+1
 	a := grow(&st.xa, d.B*K)
 	for b := range d.B {
 		row := a[b*K : (b+1)*K]
 		copy(row, x[b*I:(b+1)*I])
-		copy(row[I:], h[b*H:(b+1)*H])
-		row[I+H] = 1
+		if first {
+			copy(row[I:], h[b*H:(b+1)*H])
+			row[I+H] = 1
+		}
 	}
 	g := grow(&st.g, d.B*d.G)
 	kernel.GemmPacked(g, a, dw.wrp, d.B, d.G, K, false)
-	o.cells(dw, act, g, h, c, nil, 0, d)
+	o.cells(dw, act, g, a[I:], K, c, nil, 0, d)
+}
+
+// fusedH copies the rows' h out of fusedStep's [x | h | 1] rows xa into h.
+func fusedH(h, xa []float32, d rnnDims) {
+	K := d.I + d.H + 1
+	for b := range d.B {
+		copy(h[b*d.H:(b+1)*d.H], xa[b*K+d.I:b*K+d.I+d.H])
+	}
 }
 
 // oneHot returns the index of the single 1 in row when every other value is 0, else -1.
@@ -521,21 +537,23 @@ func (o *recurrent) step(st *rnnState, dw *dirWeights, act unKind, g, h, c []flo
 		o.gru(st, dw, g, h, lens, s, d)
 		return
 	}
-	o.cells(dw, act, g, h, c, lens, s, d)
+	o.cells(dw, act, g, h, d.H, c, lens, s, d)
 }
 
-// cells applies the LSTM or RNN cell to every active row of g (W x + R h + bias).
-func (o *recurrent) cells(dw *dirWeights, act unKind, g, h, c []float32, lens []int64, s int, d rnnDims) {
+// cells applies the LSTM or RNN cell to every active row of g (W x + R h +
+// bias); row b's h starts at h[b*hs].
+func (o *recurrent) cells(dw *dirWeights, act unKind, g, h []float32, hs int, c []float32, lens []int64, s int, d rnnDims) {
 	H, G := d.H, d.G
 	for b := range d.B {
+		hb := h[b*hs : b*hs+H]
 		switch {
 		case !active(lens, s, b):
 		case o.kind == cellRNN:
-			unaryFloats(act, h[b*H:(b+1)*H], g[b*G:(b+1)*G])
+			unaryFloats(act, hb, g[b*G:(b+1)*G])
 		case dw.p != nil:
-			peepholeCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], dw.p, H)
+			peepholeCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], hb, dw.p, H)
 		default:
-			kernel.LSTMCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], H)
+			kernel.LSTMCell(g[b*G:(b+1)*G], c[b*H:(b+1)*H], hb, H)
 		}
 	}
 }

@@ -2,18 +2,31 @@
 
 #include "textflag.h"
 
-// func tile8x32(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, out *[256]float32)
+// ROWADD adds the C row at BX to (lo, hi) and moves BX to the next row.
+#define ROWADD(lo, hi) \
+	VADDPS (BX), lo, lo; \
+	VADDPS 64(BX), hi, hi; \
+	ADDQ DX, BX
+
+// ROWSTORE stores (lo, hi) to the C row at DI and moves DI to the next row.
+#define ROWSTORE(lo, hi) \
+	VMOVUPS lo, (DI); \
+	VMOVUPS hi, 64(DI); \
+	ADDQ DX, DI
+
+// func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool)
 //
-// out = the 8 x 32 tile of A B^T for rows a, a+ast, ..., a+7*ast of A (k floats
-// each) and one panel of a packed B (k-major, 32 floats per p). Accumulators in
-// Z0-Z15, B's two vectors in Z16-Z17, each A element broadcast from memory once
-// into Z18-Z25 (a load-port-only VBROADCASTSS), 16 FMAs per p. k > 0.
-TEXT ·tile8x32(SB), NOSPLIT, $0-40
+// The 8 x 32 tile of A B^T for rows a, a+ast, ..., a+7*ast of A (k floats
+// each) and one panel of a packed B (k-major, 32 floats per p), stored straight
+// into rows c, c+cst, ..., c+7*cst of C (32 floats each), added to what they
+// hold when acc. Accumulators in Z0-Z15, B's two vectors in Z16-Z17, each A
+// element broadcast from memory once into Z18-Z25 (a load-port-only
+// VBROADCASTSS), 16 FMAs per p. k > 0.
+TEXT ·tile8x32c(SB), NOSPLIT, $0-49
 	MOVQ a+0(FP), R8
 	MOVQ ast+8(FP), R9
 	MOVQ panel+16(FP), SI
 	MOVQ k+24(FP), CX
-	MOVQ out+32(FP), DI
 	LEAQ (R8)(R9*2), R10
 	ADDQ R9, R10 // rows 3-5
 	LEAQ (R10)(R9*2), R11
@@ -67,21 +80,28 @@ loop:
 	ADDQ $128, SI
 	DECQ CX
 	JNZ loop
-	VMOVUPS Z0, 0(DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	VMOVUPS Z4, 256(DI)
-	VMOVUPS Z5, 320(DI)
-	VMOVUPS Z6, 384(DI)
-	VMOVUPS Z7, 448(DI)
-	VMOVUPS Z8, 512(DI)
-	VMOVUPS Z9, 576(DI)
-	VMOVUPS Z10, 640(DI)
-	VMOVUPS Z11, 704(DI)
-	VMOVUPS Z12, 768(DI)
-	VMOVUPS Z13, 832(DI)
-	VMOVUPS Z14, 896(DI)
-	VMOVUPS Z15, 960(DI)
+	MOVQ c+32(FP), DI
+	MOVQ cst+40(FP), DX
+	MOVBLZX acc+48(FP), AX
+	TESTQ AX, AX
+	JZ cstore
+	MOVQ DI, BX
+	ROWADD(Z0, Z1)
+	ROWADD(Z2, Z3)
+	ROWADD(Z4, Z5)
+	ROWADD(Z6, Z7)
+	ROWADD(Z8, Z9)
+	ROWADD(Z10, Z11)
+	ROWADD(Z12, Z13)
+	ROWADD(Z14, Z15)
+cstore:
+	ROWSTORE(Z0, Z1)
+	ROWSTORE(Z2, Z3)
+	ROWSTORE(Z4, Z5)
+	ROWSTORE(Z6, Z7)
+	ROWSTORE(Z8, Z9)
+	ROWSTORE(Z10, Z11)
+	ROWSTORE(Z12, Z13)
+	ROWSTORE(Z14, Z15)
 	VZEROUPPER
 	RET

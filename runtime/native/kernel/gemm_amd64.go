@@ -8,7 +8,7 @@ import (
 )
 
 // gemmPacked16 computes C = A B^T (+ C) from B packed by PackNT: groups of 8 rows
-// by tile8x32 (assembly, 16 accumulators), the rest in tiles of 4
+// by tile8x32c (assembly, 16 accumulators), the rest in tiles of 4
 // rows x 32 columns of C held in 8 registers: for each p, two loads of the panel
 // (B's column p for 32 units, contiguous), four broadcasts of A[i..i+3][p] and 8
 // FMAs (the outer-product form). A panel (16 KB at k = 128) stays in L1 while the
@@ -23,7 +23,7 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 		return
 	}
 	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
-	ast := uintptr(k) * 4
+	ast, cst := uintptr(k)*4, uintptr(n)*4
 	var out [8 * PanelWidth]float32
 	for q := 0; q*PanelWidth < n; q++ {
 		panel := unsafe.Pointer(&bp[q*PanelWidth*k])
@@ -31,7 +31,11 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 		col := q * PanelWidth
 		i := 0
 		for ; i+8 <= m; i += 8 {
-			tile8x32(unsafe.Pointer(&a[i*k]), ast, panel, k, &out)
+			if cols == PanelWidth {
+				tile8x32c(unsafe.Pointer(&a[i*k]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc)
+				continue
+			}
+			tile8x32c(unsafe.Pointer(&a[i*k]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false)
 			for r := range 8 {
 				o := out[r*PanelWidth : (r+1)*PanelWidth]
 				storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(o), archsimd.LoadFloat32x16Slice(o[16:]), cols, acc)
@@ -56,14 +60,16 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 	}
 }
 
-// tile8x32 (gemm8_amd64.s) sets out to the 8 x 32 tile of A B^T for the 8 rows of
-// A from a (ast bytes apart) and one panel of a packed B, k > 0. It is assembly:
+// tile8x32c (gemm8_amd64.s) sets (or adds to, when acc) 8 rows of 32 floats
+// at c (cst bytes apart) the 8 x 32 tile of A B^T for the 8 rows of A from a
+// (ast bytes apart) and one panel of a packed B, k > 0: straight into C for a
+// full panel, into out (then copied) for a ragged one. It is assembly:
 // Go's compiler gives archsimd code only Z0-Z14, never folds a broadcast load
 // and puts an FMA's result in its multiplicand, so its 4 x 32 tile (tile16) spends
 // more instructions on register moves than on FMAs.
 //
 //go:noescape
-func tile8x32(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, out *[8 * PanelWidth]float32)
+func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool)
 
 // storeTile16 sets (or adds to) the first cols <= 32 values of dst from lo and hi.
 func storeTile16(dst []float32, lo, hi archsimd.Float32x16, cols int, acc bool) {

@@ -77,7 +77,43 @@ const (
 	kCount
 )
 
-func c16(i int) archsimd.Float32x16   { return archsimd.LoadFloat32x16(&k16[i]) }
+func c16(i int) archsimd.Float32x16 { return archsimd.LoadFloat32x16(&k16[i]) }
+
+// kc holds the same constants as 4-byte scalars for the assembly kernels
+// (nonlin_amd64.s, which names them by offset: keep the order).
+var kc = [...]float32{log2e, -ln2Hi, -ln2Lo, expP0, expP1, expP2, expP3, expP4, expP5, 1, expLo, expHi, -1,
+	tanhA13, tanhA11, tanhA9, tanhA7, tanhA5, tanhA3, tanhA1, tanhB6, tanhB4, tanhB2, tanhB0, tanhMax}
+
+// The rational tanh of the assembly kernels (TANHZ in nonlin_amd64.s): tanh(x) =
+// x a(x^2) / b(x^2) on x clamped to [-tanhMax, tanhMax], the result clamped to
+// [-1, 1]: the coefficients of Eigen's and MLAS's float tanh (the latter is what
+// ONNX Runtime's LSTM uses). Max relative error measured by TestNonlinearAccuracy.
+const (
+	tanhA13 = -2.76076847742355e-16
+	tanhA11 = 2.00018790482477e-13
+	tanhA9  = -8.60467152213735e-11
+	tanhA7  = 5.12229709037114e-08
+	tanhA5  = 1.48572235717979e-05
+	tanhA3  = 6.37261928875436e-04
+	tanhA1  = 4.89352455891786e-03
+	tanhB6  = 1.19825839466702e-06
+	tanhB4  = 1.18534705686654e-04
+	tanhB2  = 2.26843463243900e-03
+	tanhB0  = 4.89352518554385e-03
+	tanhMax = 9
+)
+
+// sigmoidBlocks, tanhBlocks and lstmCellBlocks (nonlin_amd64.s) are Sigmoid, Tanh
+// and the LSTM cell on the first 16n values (units), n > 0.
+//
+//go:noescape
+func sigmoidBlocks(dst, src *float32, n int)
+
+//go:noescape
+func tanhBlocks(dst, src *float32, n int)
+
+//go:noescape
+func lstmCellBlocks(gates, c, h *float32, hidden, n int)
 func b8(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 
 // exp16 returns e^x lane by lane (x clamped to [expLo, expHi]; NaN stays NaN).
@@ -154,9 +190,9 @@ func tanhVec8(x archsimd.Float32x8) archsimd.Float32x8 {
 
 func sigmoid16(dst, src []float32) {
 	dst = dst[:len(src)]
-	i := 0
-	for ; i+16 <= len(src); i += 16 {
-		sigmoidVec16(archsimd.LoadFloat32x16Slice(src[i:])).StoreSlice(dst[i:])
+	i := len(src) &^ 15
+	if i > 0 {
+		sigmoidBlocks(&dst[0], &src[0], i/16)
 	}
 	if i < len(src) {
 		storePart16(sigmoidVec16(loadPart16(src[i:])), dst[i:])
@@ -176,9 +212,9 @@ func sigmoid8(dst, src []float32) {
 
 func tanh16(dst, src []float32) {
 	dst = dst[:len(src)]
-	i := 0
-	for ; i+16 <= len(src); i += 16 {
-		tanhVec16(archsimd.LoadFloat32x16Slice(src[i:])).StoreSlice(dst[i:])
+	i := len(src) &^ 15
+	if i > 0 {
+		tanhBlocks(&dst[0], &src[0], i/16)
 	}
 	if i < len(src) {
 		storePart16(tanhVec16(loadPart16(src[i:])), dst[i:])
@@ -196,19 +232,14 @@ func tanh8(dst, src []float32) {
 	}
 }
 
-// lstmCell16 is the LSTM cell on 16 units at a time (gate order i, o, f, c).
+// lstmCell16 is the LSTM cell on 16 units at a time (gate order i, o, f, c):
+// the full blocks in assembly, a ragged end with archsimd.
 func lstmCell16(g, c, h []float32, hidden int) {
 	gi, gO, gf, gc := g[:hidden], g[hidden:2*hidden], g[2*hidden:3*hidden], g[3*hidden:4*hidden]
 	c, h = c[:hidden], h[:hidden]
-	j := 0
-	for ; j+16 <= hidden; j += 16 {
-		i := sigmoidVec16(archsimd.LoadFloat32x16Slice(gi[j:]))
-		o := sigmoidVec16(archsimd.LoadFloat32x16Slice(gO[j:]))
-		f := sigmoidVec16(archsimd.LoadFloat32x16Slice(gf[j:]))
-		z := tanhVec16(archsimd.LoadFloat32x16Slice(gc[j:]))
-		cj := i.MulAdd(z, f.Mul(archsimd.LoadFloat32x16Slice(c[j:])))
-		cj.StoreSlice(c[j:])
-		o.Mul(tanhVec16(cj)).StoreSlice(h[j:])
+	j := hidden &^ 15
+	if j > 0 {
+		lstmCellBlocks(&g[0], &c[0], &h[0], hidden, j/16)
 	}
 	if j < hidden {
 		i := sigmoidVec16(loadPart16(gi[j:]))
