@@ -48,6 +48,10 @@ type Options struct {
 	InterOpThreads int
 	// LibraryPath points at the backend's shared library; empty searches for it.
 	LibraryPath string
+	// Data, when set, is the ONNX model itself, loaded instead of reading
+	// the file (path still names it in messages): a graph rewritten in
+	// memory, as OpenStateful's. The ONNX backends honor it.
+	Data []byte
 }
 
 // BackendName maps the names users write for a backend (tf, tensorflow, ort,
@@ -101,6 +105,7 @@ func Backends() []string {
 type Model struct {
 	path    string
 	backend string
+	opts    Options
 	b       Backend
 	sig     Signature
 	meta    Metadata
@@ -148,7 +153,7 @@ func Open(ctx context.Context, path string, opts Options) (*Model, error) {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Model{path: path, backend: name, b: b, sig: b.Signature(), meta: meta}, nil
+	return &Model{path: path, backend: name, opts: opts, b: b, sig: b.Signature(), meta: meta}, nil
 }
 
 // New wraps an already opened Backend (for backends not registered with Open).
