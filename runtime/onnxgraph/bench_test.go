@@ -36,4 +36,3 @@ func benchGenerate(b *testing.B, mode textgen.Mode) {
 
 func BenchmarkCharWindowStateful(b *testing.B) { benchGenerate(b, textgen.ModeStateful) }
 func BenchmarkCharWindowWindowed(b *testing.B) { benchGenerate(b, textgen.ModeWindowed) }
-
