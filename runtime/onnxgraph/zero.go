@@ -55,28 +55,14 @@ func zeroTensor(t *pb.TensorProto) bool {
 	if t == nil || t.GetDataLocation() == pb.TensorProto_EXTERNAL {
 		return false
 	}
-	for _, b := range t.GetRawData() {
-		if b != 0 {
-			return false
-		}
-	}
-	for _, v := range t.GetFloatData() {
-		if v != 0 {
-			return false
-		}
-	}
-	for _, v := range t.GetDoubleData() {
-		if v != 0 {
-			return false
-		}
-	}
-	for _, v := range t.GetInt32Data() {
-		if v != 0 {
-			return false
-		}
-	}
-	for _, v := range t.GetInt64Data() {
-		if v != 0 {
+	return allZero(t.GetRawData()) && allZero(t.GetFloatData()) && allZero(t.GetDoubleData()) &&
+		allZero(t.GetInt32Data()) && allZero(t.GetInt64Data())
+}
+
+// allZero reports whether every value of v is zero.
+func allZero[T byte | float32 | float64 | int32 | int64](v []T) bool {
+	for _, x := range v {
+		if x != 0 {
 			return false
 		}
 	}
