@@ -18,6 +18,7 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model/infer"
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
 	"github.com/rnnrun/rnnrun/runtime/onnx"
+	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
 // The bench command: flags and configuration here; the text sections in
@@ -69,6 +70,7 @@ Every figure excludes warm-up and priming: it is measured over the steady state.
 		fs.Int("workers", 1, "image models: concurrent calls, each over its own batch")
 		fs.String("images", "", "image models: idx images file (e.g. t10k-images-idx3-ubyte.gz) to run instead of pseudo-random pixels")
 		fs.String("prompt", defaultBenchPrompt, "prompt that primes every stream (windowed needs at least the window)")
+		fs.String("mode", "auto", "text models: stateful (the stateful and batched sections; a stateless ONNX export runs with its state exposed), windowed (the windowed section) or auto (all that apply)")
 		fs.String("only", "", "comma-separated sections to run: stateful, windowed, batched, images (default: all that apply)")
 		fs.Int("inter-threads", 0, "inter-op threads (0: the backend's default)")
 		fs.String("cpuprofile", "", "write a CPU profile (pprof) of the measurements to this file")
@@ -87,6 +89,7 @@ type benchConfig struct {
 	shards   int
 	images   string          // idx images file for image models; "" uses pseudo-random pixels
 	sections map[string]bool // nil: all that apply
+	mode     textgen.Mode    // the text generation mode (auto: the model's)
 }
 
 func (c *benchConfig) want(sec string) bool { return c.sections == nil || c.sections[sec] }
@@ -128,6 +131,9 @@ func benchConfigFrom(v *viper.Viper) (*benchConfig, error) {
 	}
 	if c.batches, err = parseCounts("batch", v.GetString("batch")); err != nil {
 		return nil, err
+	}
+	if c.mode, err = textgen.ParseMode(v.GetString("mode")); err != nil {
+		return nil, usagef("--mode: %v", err)
 	}
 	if only := strings.TrimSpace(v.GetString("only")); only != "" {
 		c.sections = map[string]bool{}

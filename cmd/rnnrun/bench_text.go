@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -25,11 +26,15 @@ func benchTextTask(ctx context.Context, m *model.Model, cfg *benchConfig, res *b
 	if cfg.sections != nil && cfg.sections[secImages] {
 		return usagef("%s is not an image model: the images section does not apply", m.Path())
 	}
-	g, err := textgen.New(m, textgen.Options{})
+	g, closeFn, err := generate.NewGenerator(ctx, m, textgen.Options{Mode: cfg.mode})
 	if err != nil {
 		return err
 	}
+	defer closeFn()
 	stateful := g.Mode() == textgen.ModeStateful
+	if cfg.mode != textgen.ModeAuto && cfg.sections == nil {
+		cfg.sections = map[string]bool{secStateful: stateful, secBatched: stateful, secWindowed: !stateful}
+	}
 	if _, err := g.Vocab().Encode(cfg.prompt); err != nil {
 		return usagef("--prompt: %v", err)
 	}

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/runtime/native/onnxpb"
 )
 
 func runBinary(t *testing.T, env []string, args ...string) result {
@@ -141,6 +143,33 @@ func TestGenerateWithVocabFile(t *testing.T) {
 	}
 }
 
+// reversedLSTM writes a copy of char_window.onnx whose LSTM runs in reverse
+// (a stateless graph whose state cannot be exposed).
+func reversedLSTM(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(shipped("char_window.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.GetGraph().GetNode() {
+		if n.GetOpType() == "LSTM" {
+			n.Attribute = append(n.Attribute, &onnxpb.AttributeProto{Name: proto.String("direction"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("reverse")})
+		}
+	}
+	if data, err = proto.Marshal(&m); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "reversed.onnx")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestGenerateErrors(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.onnx")
@@ -171,7 +200,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"negative threads", []string{"--model", char, "--threads", "-1"}, 2, "--threads -1: must be >= 0"},
 		{"empty folder", []string{"--model", dir}, 1, dir + " is a folder without saved_model.pb"},
 		{"bad mode", []string{"--model", char, "--mode", "sideways"}, 2, `mode "sideways"`},
-		{"stateful on a stateless model", []string{"--model", shipped("char_window.onnx"), "--mode", "stateful", "--prompt", "a"}, 2, "use windowed mode"},
+		{"stateful on a stateless model it cannot rewrite", []string{"--model", reversedLSTM(t), "--mode", "stateful", "--prompt", "a"}, 2, `LSTM node "lstm" runs reverse: its state cannot be carried forward step by step; use --mode windowed`},
 		{"missing file", []string{"--model", filepath.Join(dir, "nope.onnx")}, 1, "nope.onnx: no such file"},
 		{"empty file", []string{"--model", empty}, 1, "empty.onnx is empty"},
 		{"not ONNX", []string{"--model", text}, 1, "notes.onnx is not an ONNX model"},

@@ -52,6 +52,10 @@ type Options struct {
 	// reports, given its signature (package runtime/model/infer adds the
 	// sidecar, overrides and what the signature implies); nil: ParseMetadata.
 	Resolve Resolver
+	// Data, when set, is the ONNX model itself, loaded instead of reading
+	// the file (path still names it in messages): a graph rewritten in
+	// memory, as OpenStateful's. The ONNX backends honor it.
+	Data []byte
 }
 
 // Resolver computes a model's Metadata from its path, signature and the raw
@@ -109,6 +113,7 @@ func Backends() []string {
 type Model struct {
 	path    string
 	backend string
+	opts    Options
 	b       Backend
 	sig     Signature
 	meta    Metadata
@@ -160,7 +165,7 @@ func Open(ctx context.Context, path string, opts Options) (*Model, error) {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Model{path: path, backend: name, b: b, sig: b.Signature(), meta: meta}, nil
+	return &Model{path: path, backend: name, opts: opts, b: b, sig: b.Signature(), meta: meta}, nil
 }
 
 // New wraps an already opened Backend (for backends not registered with Open).

@@ -25,9 +25,8 @@ type loaded struct {
 	meta map[string]string
 }
 
-// load reads and plans the ONNX file at path.
-func load(path string) (*loaded, error) {
-	base := filepath.Base(path)
+// readModel reads the ONNX file at path.
+func readModel(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", model.ErrBadModel, err)
@@ -35,6 +34,12 @@ func load(path string) (*loaded, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: model file %s is empty", model.ErrBadModel, path)
 	}
+	return data, nil
+}
+
+// loadData plans the ONNX model in data, read from path.
+func loadData(path string, data []byte) (*loaded, error) {
+	base := filepath.Base(path)
 	var m onnxpb.ModelProto
 	if err := proto.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: %s is not an ONNX model (or is truncated): %v", model.ErrBadModel, base, err)

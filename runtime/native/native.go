@@ -29,15 +29,28 @@ type Session struct {
 	frames sync.Pool
 }
 
-// Open loads an ONNX model file. It satisfies model.Opener; opts are not used
-// (the engine runs each call on the calling goroutine).
+// Open loads an ONNX model file (or opts.Data, the model in memory). It
+// satisfies model.Opener; the thread options are not used (the engine runs
+// each call on the calling goroutine).
 func Open(ctx context.Context, path string, opts model.Options) (model.Backend, error) {
+	if opts.Data != nil {
+		return openData(path, opts.Data)
+	}
 	return OpenSession(path)
 }
 
 // OpenSession loads and plans an ONNX model file.
 func OpenSession(path string) (*Session, error) {
-	l, err := load(path)
+	data, err := readModel(path)
+	if err != nil {
+		return nil, err
+	}
+	return openData(path, data)
+}
+
+// openData plans the ONNX model in data, named path.
+func openData(path string, data []byte) (*Session, error) {
+	l, err := loadData(path, data)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +64,10 @@ func OpenSession(path string) (*Session, error) {
 // (naming the first node, op and attribute it does not support) when ONNX
 // Runtime may still run the model.
 func Check(path string) error {
-	_, err := load(path)
+	data, err := readModel(path)
+	if err == nil {
+		_, err = loadData(path, data)
+	}
 	return err
 }
 

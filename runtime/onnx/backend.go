@@ -44,11 +44,15 @@ func Open(ctx context.Context, path string, opts model.Options) (model.Backend, 
 	return OpenSession(path, opts)
 }
 
-// OpenSession loads an ONNX model file into a Session.
+// OpenSession loads an ONNX model file (or opts.Data, the model in memory)
+// into a Session.
 func OpenSession(path string, opts model.Options) (*Session, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", model.ErrBadModel, err)
+	data := opts.Data
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("%w: %v", model.ErrBadModel, err)
+		}
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: model file %s is empty", model.ErrBadModel, path)

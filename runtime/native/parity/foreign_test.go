@@ -4,13 +4,8 @@ package parity_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -18,67 +13,14 @@ import (
 	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/native"
-	"github.com/rnnrun/rnnrun/runtime/onnx"
 )
-
-// foreignDir is where scripts/foreign-models.sh exported the models of other
-// tools: $RNNRUN_CACHE/foreign-<first 12 hex of sha256 of both scripts>.
-func foreignDir(t testing.TB) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	h := sha256.New()
-	for _, name := range []string{"foreign-models.py", "foreign-models.sh"} {
-		b, err := os.ReadFile(filepath.Join(root, "scripts", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(b)
-	}
-	dir := filepath.Join(onnx.CacheDir(), "foreign-"+hex.EncodeToString(h.Sum(nil))[:12])
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
-		t.Fatalf("the exports of other tools are missing: run bash scripts/foreign-models.sh (make test does): %v", err)
-	}
-	return dir
-}
-
-type foreignTensor struct {
-	Shape []int64   `json:"shape"`
-	DType string    `json:"dtype"`
-	Data  []float64 `json:"data"`
-}
-
-func (f foreignTensor) tensor() *model.Tensor {
-	t := &model.Tensor{Shape: f.Shape}
-	switch f.DType {
-	case "int64":
-		d := make([]int64, len(f.Data))
-		for k, v := range f.Data {
-			d[k] = int64(v)
-		}
-		t.Data = d
-	case "int32":
-		d := make([]int32, len(f.Data))
-		for k, v := range f.Data {
-			d[k] = int32(v)
-		}
-		t.Data = d
-	default:
-		d := make([]float32, len(f.Data))
-		for k, v := range f.Data {
-			d[k] = float32(v)
-		}
-		t.Data = d
-	}
-	return t
-}
 
 // Models exported by torch.onnx.export and Keras 3 model.export(format="onnx")
 // (a GRU char model, a 2-layer LSTM, a bidirectional LSTM classifier, an
 // Embedding + LSTM model, an MNIST LSTM): native's outputs are within 1e-5 of
 // the framework's own and of ONNX Runtime's.
 func TestForeignModels(t *testing.T) {
-	dir := foreignDir(t)
+	dir := onnxtest.ForeignDir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) < 10 {
 		t.Fatalf("%d exported models in %s, want 10", len(files), dir)
@@ -86,18 +28,7 @@ func TestForeignModels(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
-			var doc struct {
-				Model   string          `json:"model"`
-				Inputs  []foreignTensor `json:"inputs"`
-				Outputs []foreignTensor `json:"outputs"`
-			}
-			b, err := os.ReadFile(file)
-			if err == nil {
-				err = json.Unmarshal(b, &doc)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			doc := onnxtest.LoadForeign(t, file)
 			path := filepath.Join(dir, doc.Model)
 			if err := native.Check(path); err != nil {
 				if errors.Is(err, native.ErrUnsupported) {
@@ -112,7 +43,7 @@ func TestForeignModels(t *testing.T) {
 				sig = m.Signature()
 				in := map[string]*model.Tensor{}
 				for k, x := range doc.Inputs {
-					in[sig.Inputs[k].Name] = x.tensor()
+					in[sig.Inputs[k].Name] = x.Tensor()
 				}
 				out, err := m.Run(context.Background(), in)
 				if err != nil {
@@ -126,7 +57,7 @@ func TestForeignModels(t *testing.T) {
 			for k, want := range doc.Outputs {
 				o := sig.Outputs[k].Name
 				got := results["native"][o]
-				d, err := golden.MaxAbsDiff(got.Float32s(), want.tensor().Float32s())
+				d, err := golden.MaxAbsDiff(got.Float32s(), want.Tensor().Float32s())
 				if err != nil || d > 1e-5 {
 					t.Errorf("output %q: native vs the framework: max abs diff %g (%v)", o, d, err)
 				}

@@ -112,7 +112,7 @@ func TestEvalMatchesONNXRuntime(t *testing.T) {
 // char.onnx step at batch 1 and 64, mnist.onnx at batch 256, and the Keras 3
 // GRU char model as tf2onnx writes it (a Loop; 7 steps, batch 2).
 func BenchmarkCompare(b *testing.B) {
-	gru := filepath.Join(foreignDir(b), "keras_gru_char.onnx")
+	gru := filepath.Join(onnxtest.ForeignDir(b), "keras_gru_char.onnx")
 	for _, backend := range backends {
 		char := shipped(b, "char.onnx", backend)
 		for _, batch := range []int{1, 64} {

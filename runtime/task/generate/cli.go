@@ -145,13 +145,14 @@ func run(cli task.CLI, cmd *cobra.Command) error {
 	}
 	ctx := cmd.Context()
 	return task.WithModel(ctx, cli, v, func(m *model.Model) error {
-		g, err := textgen.New(m, opts)
+		g, closeFn, err := NewGenerator(ctx, m, opts)
 		if err != nil {
 			if errors.Is(err, textgen.ErrInvalidMode) || errors.Is(err, textgen.ErrInvalidWindow) {
 				return task.UsageError{Err: err}
 			}
 			return err
 		}
+		defer closeFn()
 		return samples(ctx, cli.Stdout(), g, req, temps)
 	})
 }

@@ -88,16 +88,18 @@ func (t *Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", registry.ErrBadConfig, err)
 	}
-	g, err := textgen.New(m, textgen.Options{Mode: mode, Window: s.Window})
+	g, closeFn, err := NewGenerator(ctx, m, textgen.Options{Mode: mode, Window: s.Window})
 	if err != nil {
 		return nil, err
 	}
+	in := &Instance{gen: g, engine: g, defaults: s.Defaults, closeModel: closeFn}
 	if _, _, err := g.Text(ctx, textgen.Request{Prompt: SmokePrompt(g.Vocab()), MaxLength: 2}); err != nil {
+		in.Close()
 		return nil, fmt.Errorf("%w: smoke generation: %v", registry.ErrCheck, err)
 	}
-	in := &Instance{gen: g, engine: g, defaults: s.Defaults}
 	if t.opts.Engine != nil {
 		if in.engine, err = t.opts.Engine(mc.Name, g); err != nil {
+			in.Close()
 			return nil, fmt.Errorf("text engine: %w", err)
 		}
 	}
@@ -116,9 +118,10 @@ func SmokePrompt(v *textgen.Vocab) string {
 
 // Instance is the task prepared for one model version.
 type Instance struct {
-	gen      *textgen.Generator
-	engine   Engine
-	defaults Defaults
+	gen        *textgen.Generator
+	engine     Engine
+	defaults   Defaults
+	closeModel func() error // closes the model with its state exposed, if NewGenerator opened one
 }
 
 // Generator is the model's Generator.
@@ -144,12 +147,14 @@ func VocabStrings(v *textgen.Vocab) []string {
 	return out
 }
 
-// Close closes the engine when it is not the Generator itself.
+// Close closes the engine when it is not the Generator itself, then the
+// model with its state exposed, if there is one.
 func (in *Instance) Close() error {
+	var err error
 	if c, ok := in.engine.(io.Closer); ok && in.engine != Engine(in.gen) {
-		return c.Close()
+		err = c.Close()
 	}
-	return nil
+	return errors.Join(err, in.closeModel())
 }
 
 // NewHTTP implements task.HTTP.

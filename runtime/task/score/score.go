@@ -47,6 +47,12 @@ func NewScorer(m *model.Model, opts textgen.Options) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newScorer(m, g, opts), nil
+}
+
+// newScorer is the Scorer whose auto mode is g's (over m, or over m with its
+// state exposed), the other mode over m when m allows it.
+func newScorer(m *model.Model, g *textgen.Generator, opts textgen.Options) *Scorer {
 	s := &Scorer{auto: g.Mode(), modes: map[textgen.Mode]*textgen.Generator{g.Mode(): g}, why: map[textgen.Mode]error{}}
 	for _, mode := range []textgen.Mode{textgen.ModeStateful, textgen.ModeWindowed} {
 		if mode == g.Mode() {
@@ -60,7 +66,7 @@ func NewScorer(m *model.Model, opts textgen.Options) (*Scorer, error) {
 			s.why[mode] = err
 		}
 	}
-	return s, nil
+	return s
 }
 
 // Modes lists the modes the model can score in, the auto one first.

@@ -57,21 +57,28 @@ func (Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig) (
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewScorer(m, opts)
+	// The configured mode is settled as generation settles it: stateful on
+	// a stateless export runs it with its state exposed.
+	g, closeFn, err := generate.NewGenerator(ctx, m, opts)
 	if err != nil {
 		return nil, err
 	}
+	s := newScorer(m, g, opts)
 	for mode, g := range s.modes {
 		text := strings.Repeat(generate.SmokePrompt(g.Vocab()), g.Window()+2)
 		if _, err := s.Score(ctx, Request{Text: text, Mode: mode}); err != nil {
+			closeFn()
 			return nil, fmt.Errorf("%w: smoke scoring (%s): %v", registry.ErrCheck, mode, err)
 		}
 	}
-	return &Instance{s: s}, nil
+	return &Instance{s: s, closeModel: closeFn}, nil
 }
 
 // Instance is the task prepared for one model version.
-type Instance struct{ s *Scorer }
+type Instance struct {
+	s          *Scorer
+	closeModel func() error // closes the model with its state exposed, if Load opened one
+}
 
 // Scorer is the model's scorer.
 func (in *Instance) Scorer() *Scorer { return in.s }
@@ -79,8 +86,9 @@ func (in *Instance) Scorer() *Scorer { return in.s }
 // Status lists the modes the model can score in.
 func (in *Instance) Status() map[string]any { return map[string]any{"score_modes": in.s.Modes()} }
 
-// Close has nothing to release: each Score call closes its own bindings.
-func (in *Instance) Close() error { return nil }
+// Close closes the model with its state exposed, if there is one (each
+// Score call closes its own bindings).
+func (in *Instance) Close() error { return in.closeModel() }
 
 // MapError maps scoring errors to HTTP statuses and codes.
 func MapError(err error) (int, string, bool) {
