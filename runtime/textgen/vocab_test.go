@@ -51,7 +51,7 @@ func TestVocabCasePolicy(t *testing.T) {
 }
 
 func TestVocabRejectsBadEntries(t *testing.T) {
-	for _, entries := range [][]string{nil, {"ab"}, {""}, {"a", "a"}} {
+	for _, entries := range [][]string{nil, {""}, {"[UNK]", ""}, {"a", "a"}, {"a", "\xff"}} {
 		if _, err := NewVocab(entries, ""); err == nil {
 			t.Errorf("%q accepted", entries)
 		}
