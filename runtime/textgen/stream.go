@@ -255,11 +255,13 @@ func (s *stream) bindWindow() error {
 	g := s.g
 	V, W := g.vocab.Size(), g.window
 	s.xw = g.enc.New(1, W)
-	probs := g.outView(s.probs.Float32s(), 1, W)
+	var probs *model.Tensor
 	if g.perStep {
 		buf := make([]float32, W*V)
 		probs = g.outView(buf, 1, W)
 		s.probs = model.NewFloat32(model.Shape{1, int64(V)}, buf[(W-1)*V:])
+	} else {
+		probs = g.outView(s.probs.Float32s(), 1, W)
 	}
 	in := map[string]*model.Tensor{g.input: s.xw}
 	out := map[string]*model.Tensor{g.output: probs}
