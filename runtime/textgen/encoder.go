@@ -2,7 +2,8 @@ package textgen
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
@@ -45,14 +46,7 @@ var encoders = map[string]EncoderFactory{
 func RegisterEncoder(name string, f EncoderFactory) { encoders[name] = f }
 
 // Encodings lists the known input encodings, sorted.
-func Encodings() []string {
-	names := make([]string, 0, len(encoders))
-	for n := range encoders {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Encodings() []string { return slices.Sorted(maps.Keys(encoders)) }
 
 // encodingFor names the encoding of an input: declared (the metadata's
 // input_encoding), else float [b,t,V] is one-hot and any [b,t] is token ids.

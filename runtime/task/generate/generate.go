@@ -139,9 +139,9 @@ func (in *Instance) Defaults() Defaults { return in.defaults }
 // Engine is what generates requests: the Generator, or what Options.Engine made.
 func (in *Instance) Engine() Engine { return in.engine }
 
-// Status reports the mode and the vocabulary.
+// Status reports the mode, the input encoding and the vocabulary.
 func (in *Instance) Status() map[string]any {
-	return map[string]any{"mode": in.gen.Mode().String(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
+	return map[string]any{"mode": in.gen.Mode().String(), "encoding": in.gen.Encoding(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
 }
 
 // VocabStrings lists a vocabulary's entries in index order.
