@@ -9,7 +9,7 @@ export GOEXPERIMENT ?= simd
 BIN := bin/rnnrun
 PY = $(shell bash scripts/setup-python.sh)/bin/python
 
-.PHONY: all build run test test-go test-nocgo test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models fuzz
+.PHONY: all build run test test-go test-nocgo test-python lint setup setup-ort setup-python setup-testdata setup-browser export export-char export-image bench clean generate foreign-models plain-models fuzz
 
 all: build
 
@@ -64,8 +64,14 @@ test-nocgo:
 foreign-models: setup-python setup-testdata
 	@bash scripts/foreign-models.sh >/dev/null
 
+# The tutorial's models and others exported the way a user would (no rnnrun metadata:
+# Keras 3 model.export, SavedModel + tf2onnx, torch.onnx.export) with the frameworks'
+# own reference outputs, for cmd/rnnrun's "bring your own model" tests; cached likewise.
+plain-models: setup-python setup-testdata
+	@bash scripts/plain-models.sh >/dev/null
+
 # The race-enabled run evaluates 500 MNIST images per backend; the second line the full 10,000.
-test-go: build foreign-models
+test-go: build foreign-models plain-models
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -tags purego ./runtime/native/kernel
 	$(GO) test -count=1 -run 'TestEvalMatchesONNXRuntime' ./runtime/native/parity/

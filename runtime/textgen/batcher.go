@@ -195,7 +195,7 @@ type loop struct {
 	load  atomic.Int64 // streams assigned to this shard and not yet finished
 	V     int          // vocabulary size
 	jobs  []*job
-	x     []float32      // [max, 1, V]
+	x     *model.Tensor  // the input of max rows of one step
 	probs []float32      // [max, V]
 	st    [2][][]float32 // ping-pong state buffers, per state input: [max * width]
 	width []int          // width of each state input's row
@@ -205,7 +205,7 @@ type loop struct {
 
 func newLoop(b *Batcher) *loop {
 	l := &loop{b: b, join: make(chan *job), V: b.g.Vocab().Size(), bind: map[int]*[2]model.Binding{}}
-	l.x = make([]float32, b.max*l.V)
+	l.x = b.g.enc.New(b.max, 1)
 	l.probs = make([]float32, b.max*l.V)
 	for _, shape := range b.g.stateShapes() {
 		w := int(shape.Size()) // batch dimension is 1 in g.state
@@ -223,8 +223,8 @@ func (l *loop) binding(n int) (*[2]model.Binding, error) {
 		return p, nil
 	}
 	shapes := l.b.g.stateShapes()
-	x := &model.Tensor{Shape: model.Shape{int64(n), 1, int64(l.V)}, Data: l.x[:n*l.V]}
-	probs := &model.Tensor{Shape: model.Shape{int64(n), int64(l.V)}, Data: l.probs[:n*l.V]}
+	x := l.b.g.enc.Wrap(l.x.Data, n, 1)
+	probs := l.b.g.outView(l.probs, n, 1)
 	var pair [2]model.Binding
 	for k := range 2 {
 		from, to := make([]*model.Tensor, len(shapes)), make([]*model.Tensor, len(shapes))
@@ -281,7 +281,7 @@ func (l *loop) remove(r int, err error) {
 	if r != last {
 		l.jobs[r] = l.jobs[last]
 		copy(l.probs[r*l.V:(r+1)*l.V], l.probs[last*l.V:(last+1)*l.V])
-		copy(l.x[r*l.V:(r+1)*l.V], l.x[last*l.V:(last+1)*l.V])
+		l.b.g.enc.Copy(l.x, r, last)
 		for i, w := range l.width {
 			s := l.st[l.cur][i]
 			copy(s[r*w:(r+1)*w], s[last*w:(last+1)*w])
@@ -362,9 +362,7 @@ func (l *loop) sampleAll() {
 			l.remove(r, err)
 			continue
 		}
-		x := l.x[r*l.V : (r+1)*l.V]
-		clear(x)
-		x[idx] = 1
+		l.b.g.enc.Put(l.x, r, idx)
 		r++
 	}
 }

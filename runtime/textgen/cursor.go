@@ -17,8 +17,7 @@ type Cursor struct{ s *stream }
 
 // Open primes a cursor with prompt (already encoded): the whole prompt in one
 // call from the zero state (stateful), or the prompt's last Window characters
-// (windowed). An empty prompt is ErrEmptyPrompt in windowed mode and a newline
-// in stateful mode, as in Generate.
+// (windowed). An empty prompt starts from a newline, as in Generate.
 func (g *Generator) Open(ctx context.Context, prompt []int) (*Cursor, error) {
 	s, err := g.newStream(ctx, prompt)
 	if err != nil {

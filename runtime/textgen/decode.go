@@ -3,6 +3,7 @@ package textgen
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -42,6 +43,7 @@ func (g *Generator) newDecoder(req Request, mode string) (*decoder, []int, error
 // to emit now, the character's index (to feed back to the model), and whether
 // the stream is finished (its length reached, or a stop string completed).
 func (d *decoder) next(probs []float32) (piece string, idx int, done bool, err error) {
+	d.g.Mask(probs)
 	if d.g.logits {
 		idx, err = d.sampler.SampleLogits(probs)
 	} else {
@@ -76,4 +78,17 @@ func (d *decoder) finish() Stats {
 		st.CharsPerSecond = float64(st.Generated) / st.Seconds
 	}
 	return st
+}
+
+// Mask takes the vocabulary's special entries ("[UNK]", "") out of a
+// distribution in place, as TensorFlow's text-generation tutorial does
+// before sampling: probability 0, or a logit of -Inf. It allocates nothing.
+func (g *Generator) Mask(dist []float32) {
+	off := float32(0)
+	if g.logits {
+		off = float32(math.Inf(-1))
+	}
+	for _, i := range g.vocab.special {
+		dist[i] = off
+	}
 }

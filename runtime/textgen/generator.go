@@ -72,6 +72,8 @@ type Generator struct {
 	m        *model.Model
 	vocab    *Vocab
 	chars    []string // chars[i] is the text of index i, so emitting allocates nothing
+	enc      Encoder  // writes ids into the input
+	perStep  bool     // the output is [batch, time, V]: the last step is the distribution
 	mode     Mode
 	window   int
 	input    string
@@ -93,7 +95,7 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 		return nil, fmt.Errorf("%w: %s declares task %q", ErrNotTextModel, m.Path(), md.Task)
 	}
 	g := &Generator{m: m, logits: md.OutputKind == model.OutputLogits}
-	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode} {
+	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode, g.probe} {
 		if err := step(opts); err != nil {
 			return nil, err
 		}
@@ -113,7 +115,7 @@ func (g *Generator) useVocab(opts Options) error {
 	g.vocab = v.WithUnknown(opts.Unknown)
 	g.chars = make([]string, g.vocab.Size())
 	for i := range g.chars {
-		g.chars[i] = string(g.vocab.Char(i))
+		g.chars[i] = g.vocab.Token(i)
 	}
 	return nil
 }
@@ -152,7 +154,9 @@ func firstOther(ts []model.TensorInfo, skip []string) string {
 	return ""
 }
 
-// checkShapes checks the input [batch, time, vocab] and the output [batch, vocab].
+// checkShapes picks the input encoding (the metadata's input_encoding, else
+// from the input's type and rank) and checks the output: [batch, V] or, for
+// every step, [batch, time, V].
 func (g *Generator) checkShapes(Options) error {
 	m, sig := g.m, g.m.Signature()
 	in, ok := sig.Input(g.input)
@@ -164,15 +168,21 @@ func (g *Generator) checkShapes(Options) error {
 		return fmt.Errorf("%w: %s has no output %q", model.ErrBadModel, m.Path(), g.output)
 	}
 	V := g.vocab.Size()
-	if in.Type != model.Float32 || len(in.Shape) != 3 {
-		return fmt.Errorf("%w: %s: input %s must be float32 [batch, time, vocab]", ErrNotTextModel, m.Path(), in)
+	md := m.Metadata()
+	name, err := encodingFor(in, cmp.Or(md.InputEncoding, md.Raw["input_encoding"]))
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrNotTextModel, m.Path(), err)
 	}
-	if v := in.Shape[2]; v >= 0 && v != int64(V) {
-		return fmt.Errorf("%w: %s: input %s is %d wide but the vocabulary has %d characters", model.ErrBadModel, m.Path(), in, v, V)
+	if g.enc, err = encoders[name](in, V, g.vocab.padID()); err != nil {
+		return fmt.Errorf("%w: %s: %w", model.ErrBadModel, m.Path(), err)
 	}
-	if len(out.Shape) != 2 || (out.Shape[1] >= 0 && out.Shape[1] != int64(V)) {
-		return fmt.Errorf("%w: %s: output %s must be [batch, %d]", model.ErrBadModel, m.Path(), out, V)
+	if len(out.Shape) != 2 && len(out.Shape) != 3 {
+		return fmt.Errorf("%w: %s: output %s must be [batch, %d] or [batch, time, %d]", model.ErrBadModel, m.Path(), out, V, V)
 	}
+	if w := out.Shape[len(out.Shape)-1]; w >= 0 && w != int64(V) {
+		return fmt.Errorf("%w: %s: output %s gives %d scores per step but the vocabulary has %d entries", ErrVocabSize, m.Path(), out, w, V)
+	}
+	g.perStep = len(out.Shape) == 3
 	g.static = in.Shape[1] >= 0
 	return nil
 }
@@ -240,6 +250,11 @@ var (
 	ErrInvalidMode   = errors.New("invalid generation mode")
 	ErrInvalidWindow = errors.New("invalid window")
 	ErrEmptyPrompt   = errors.New("empty prompt")
+	// ErrVocabSize: the vocabulary's size differs from the model's V.
+	ErrVocabSize = errors.New("vocabulary size does not match the model")
+	// ErrTokenRange: the model rejects a token id of the vocabulary (an
+	// embedding table with fewer rows than the vocabulary has entries).
+	ErrTokenRange = errors.New("token id out of the model's range")
 )
 
 // Mode is the mode in use (never ModeAuto).
@@ -247,6 +262,9 @@ func (g *Generator) Mode() Mode { return g.mode }
 
 // Window is the window length of windowed mode (0 if unknown).
 func (g *Generator) Window() int { return g.window }
+
+// Encoding is the input encoding in use ("one_hot", "token_ids").
+func (g *Generator) Encoding() string { return g.enc.Name() }
 
 // Vocab is the vocabulary in use.
 func (g *Generator) Vocab() *Vocab { return g.vocab }
@@ -256,8 +274,8 @@ func (g *Generator) Model() *model.Model { return g.m }
 
 // Request is one generation.
 type Request struct {
-	// Prompt primes the model. Stateful mode may start from an empty prompt
-	// (it primes with a newline); windowed mode needs at least one character.
+	// Prompt primes the model. An empty prompt starts from a newline, in
+	// every mode (an error if the vocabulary has none).
 	Prompt string
 	// MaxLength is how many characters to generate; 0 means DefaultLength.
 	MaxLength int

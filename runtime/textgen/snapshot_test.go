@@ -45,7 +45,7 @@ func TestSnapshotResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, g.Vocab().Char(idx))
+		got = append(got, []rune(g.Vocab().Token(idx))...)
 		if err := cur.Feed(ctx, idx); err != nil {
 			t.Fatal(err)
 		}

@@ -14,9 +14,8 @@ type stream struct {
 	g     *Generator
 	probs *model.Tensor // [1, V], the distribution for the next character
 
-	// stateful mode: x is [1, 1, V]; the state ping-pongs between a and b.
+	// stateful mode: x is one step of one row; the state ping-pongs between a and b.
 	x        *model.Tensor
-	last     int
 	a, b     []*model.Tensor
 	runA     model.Binding
 	runB     model.Binding
@@ -24,7 +23,7 @@ type stream struct {
 	bindings []model.Binding
 
 	// windowed mode: win holds the last Window indices (-1 pads a short prompt
-	// of a fixed-length model); xw is [1, Window, V].
+	// of a fixed-length model); xw is the input of one full window.
 	win   []int
 	xw    *model.Tensor
 	zeros map[string]*model.Tensor // zero state inputs of a stateful model used windowed
@@ -33,22 +32,18 @@ type stream struct {
 }
 
 func (g *Generator) newStream(ctx context.Context, prompt []int) (*stream, error) {
-	V := int64(g.vocab.Size())
-	s := &stream{g: g, probs: model.NewFloat32(model.Shape{1, V}, nil)}
+	s := &stream{g: g, probs: model.NewFloat32(model.Shape{1, int64(g.vocab.Size())}, nil)}
+	if len(prompt) == 0 {
+		nl, ok := g.vocab.Index('\n')
+		if !ok {
+			return nil, fmt.Errorf("%w: the vocabulary has no newline to start from; give a prompt", ErrEmptyPrompt)
+		}
+		prompt = []int{nl}
+	}
 	var err error
 	if g.mode == ModeStateful {
-		if len(prompt) == 0 {
-			nl, ok := g.vocab.Index('\n')
-			if !ok {
-				return nil, fmt.Errorf("%w: the vocabulary has no newline to start from; give a prompt", ErrEmptyPrompt)
-			}
-			prompt = []int{nl}
-		}
 		err = s.primeStateful(ctx, prompt)
 	} else {
-		if len(prompt) == 0 {
-			return nil, fmt.Errorf("%w: windowed generation needs at least one character of prompt", ErrEmptyPrompt)
-		}
 		err = s.primeWindowed(ctx, prompt)
 	}
 	if err != nil {
@@ -86,9 +81,8 @@ func (s *stream) newStates() []*model.Tensor {
 // binds the two ping-pong steps used for every following character.
 func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 	g := s.g
-	V := int64(g.vocab.Size())
-	x := model.NewFloat32(model.Shape{1, int64(len(prompt)), V}, nil)
-	g.vocab.OneHot(x.Float32s(), prompt)
+	x := g.enc.New(1, len(prompt))
+	encode(g.enc, x, prompt)
 	in := map[string]*model.Tensor{g.input: x}
 	zero := s.newStates()
 	for i, name := range g.stateIn {
@@ -98,7 +92,7 @@ func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 	if err != nil {
 		return err
 	}
-	if err := s.take(out); err != nil {
+	if err := s.take(out, len(prompt)); err != nil {
 		return err
 	}
 	s.a, s.b = s.newStates(), s.newStates()
@@ -113,11 +107,11 @@ func (s *stream) primeStateful(ctx context.Context, prompt []int) error {
 // bindSteps binds the two ping-pong steps of a stateful stream whose state is in s.a.
 func (s *stream) bindSteps() error {
 	g := s.g
-	s.x = model.NewFloat32(model.Shape{1, 1, int64(g.vocab.Size())}, nil)
-	s.last = 0
+	s.x = g.enc.New(1, 1)
+	probs := g.outView(s.probs.Float32s(), 1, 1)
 	var err error
 	pair := func(from, to []*model.Tensor) (model.Binding, error) {
-		b, err := g.bindStep(s.x, s.probs, from, to)
+		b, err := g.bindStep(s.x, probs, from, to)
 		if err == nil {
 			s.bindings = append(s.bindings, b)
 		}
@@ -165,15 +159,39 @@ func (g *Generator) primed(ctx context.Context, prompt []int) ([]float32, [][]fl
 // stateShapes are the shapes of the state inputs, with a batch dimension of 1.
 func (g *Generator) stateShapes() []model.Shape { return g.state }
 
-// take copies the distribution output of a Run into s.probs.
-func (s *stream) take(out map[string]*model.Tensor) error {
-	p, ok := out[s.g.output]
-	if !ok {
-		return fmt.Errorf("%s: no output %q", s.g.m.Path(), s.g.output)
+// outView is the output tensor for n rows of t steps over data: [n, V], or
+// [n, t, V] for a model that scores every step.
+func (g *Generator) outView(data []float32, n, t int) *model.Tensor {
+	V := g.vocab.Size()
+	if !g.perStep {
+		return &model.Tensor{Shape: model.Shape{int64(n), int64(V)}, Data: data[:n*V]}
 	}
-	if err := model.CopyInto(s.probs, p); err != nil {
-		return fmt.Errorf("%s: output %q: %w", s.g.m.Path(), s.g.output, err)
+	return &model.Tensor{Shape: model.Shape{int64(n), int64(t), int64(V)}, Data: data[:n*t*V]}
+}
+
+// lastSteps checks the distribution output of a Run over n rows of t steps
+// and returns it with the row stride: row b's distribution over the next
+// token is dist[b*stride+stride-V : b*stride+stride].
+func (g *Generator) lastSteps(out map[string]*model.Tensor, n, t int) ([]float32, int, error) {
+	V := g.vocab.Size()
+	want := model.Shape{int64(n), int64(V)}
+	if g.perStep {
+		want = model.Shape{int64(n), int64(t), int64(V)}
 	}
+	p, ok := out[g.output]
+	if !ok || p.DType() != model.Float32 || p.Shape.Size() != want.Size() || p.Len() != int(want.Size()) {
+		return nil, 0, fmt.Errorf("%w: %s: output %q of %d rows of %d steps is %v, want float32%v", model.ErrBadModel, g.m.Path(), g.output, n, t, shapeOf(p), want)
+	}
+	return p.Float32s(), int(want.Size()) / n, nil
+}
+
+// take copies the distribution after the last of t steps of a Run into s.probs.
+func (s *stream) take(out map[string]*model.Tensor, t int) error {
+	dist, stride, err := s.g.lastSteps(out, 1, t)
+	if err != nil {
+		return err
+	}
+	copy(s.probs.Float32s(), dist[stride-len(s.probs.Float32s()):])
 	return nil
 }
 
@@ -209,10 +227,9 @@ func (s *stream) primeWindowed(ctx context.Context, prompt []int) error {
 // runWindow runs the model on the current window from a fresh state.
 func (s *stream) runWindow(ctx context.Context) error {
 	g := s.g
-	V := g.vocab.Size()
 	if len(s.win) < g.window { // a short window of a dynamic-length model
-		x := model.NewFloat32(model.Shape{1, int64(len(s.win)), int64(V)}, nil)
-		g.vocab.OneHot(x.Float32s(), s.win)
+		x := g.enc.New(1, len(s.win))
+		encode(g.enc, x, s.win)
 		in := map[string]*model.Tensor{g.input: x}
 		for k, v := range s.zeros {
 			in[k] = v
@@ -221,41 +238,51 @@ func (s *stream) runWindow(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.take(out)
+		return s.take(out, len(s.win))
 	}
 	if s.full == nil {
-		s.xw = model.NewFloat32(model.Shape{1, int64(g.window), int64(V)}, nil)
-		in := map[string]*model.Tensor{g.input: s.xw}
-		out := map[string]*model.Tensor{g.output: s.probs}
-		for k, v := range s.zeros {
-			in[k] = v
-		}
-		for k, v := range s.sink {
-			out[k] = v
-		}
-		b, err := s.bind(in, out)
-		if err != nil {
+		if err := s.bindWindow(); err != nil {
 			return err
 		}
-		s.full = b
 	}
-	x := s.xw.Float32s()
-	clear(x)
-	for t, i := range s.win {
-		if i >= 0 {
-			x[t*V+i] = 1
-		}
-	}
+	encode(g.enc, s.xw, s.win)
 	return s.full.Run(ctx)
 }
 
-// step feeds the character idx and leaves the next distribution in s.probs.
+// bindWindow binds the run of one full window; for a model that scores every
+// step, s.probs becomes the last step of the bound output.
+func (s *stream) bindWindow() error {
+	g := s.g
+	V, W := g.vocab.Size(), g.window
+	s.xw = g.enc.New(1, W)
+	var probs *model.Tensor
+	if g.perStep {
+		buf := make([]float32, W*V)
+		probs = g.outView(buf, 1, W)
+		s.probs = model.NewFloat32(model.Shape{1, int64(V)}, buf[(W-1)*V:])
+	} else {
+		probs = g.outView(s.probs.Float32s(), 1, W)
+	}
+	in := map[string]*model.Tensor{g.input: s.xw}
+	out := map[string]*model.Tensor{g.output: probs}
+	for k, v := range s.zeros {
+		in[k] = v
+	}
+	for k, v := range s.sink {
+		out[k] = v
+	}
+	b, err := s.bind(in, out)
+	if err != nil {
+		return err
+	}
+	s.full = b
+	return nil
+}
+
+// step feeds the token idx and leaves the next distribution in s.probs.
 func (s *stream) step(ctx context.Context, idx int) error {
 	if s.g.mode == ModeStateful {
-		x := s.x.Float32s()
-		x[s.last] = 0
-		x[idx] = 1
-		s.last = idx
+		s.g.enc.Put(s.x, 0, idx)
 		run := s.runB
 		if s.nextIsA {
 			run = s.runA

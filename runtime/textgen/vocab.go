@@ -1,5 +1,6 @@
-// Package textgen generates text with character-level recurrent models: a
-// Vocab that tokenizes and one-hot encodes, a Sampler (temperature, top-k,
+// Package textgen generates text with recurrent models over characters or
+// tokens: a Vocab that tokenizes, an Encoder that writes ids into the model's
+// input (one-hot vectors or token ids), a Sampler (temperature, top-k,
 // top-p), a Generator that steps a stateful model carrying its LSTM state or
 // slides a window over a stateless one, and a Batcher that steps many streams
 // in one model call.
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -57,16 +59,31 @@ func (e *UnknownCharError) Error() string {
 // Is lets errors.Is(err, ErrUnknownChar) match.
 func (e *UnknownCharError) Is(target error) bool { return target == ErrUnknownChar }
 
-// Vocab maps characters to one-hot indices and back.
+// Special vocabulary entries: never sampled, and never produced by encoding
+// except "[UNK]" standing in for an unknown character under UnknownReplace.
+// They are what Keras' StringLookup puts first: "[UNK]" (the OOV token) and ""
+// (the mask token, when the layer has one).
+const (
+	UnknownToken = "[UNK]"
+	MaskToken    = ""
+)
+
+// Vocab maps text to token ids and back. Its entries are single characters
+// (a character vocabulary: one id per character) or longer tokens (words,
+// subwords: text is split by greedy longest match, see Encode), plus the
+// special entries "[UNK]" and "".
 type Vocab struct {
-	chars []rune
-	index map[rune]int
-	lower bool // lower-case text before encoding
+	tokens  []string
+	index   map[string]int
+	chars   bool  // every ordinary entry is one character
+	longest int   // bytes in the longest ordinary entry
+	special []int // ids of "[UNK]" and "", never sampled
+	unk     int   // id of "[UNK]", or -1
+	lower   bool  // lower-case text before encoding
+	replace int   // id standing in for an unknown character under UnknownReplace
 
 	// Unknown is the policy for characters outside the vocabulary.
 	Unknown UnknownPolicy
-	// Replacement stands in for unknown characters under UnknownReplace.
-	Replacement rune
 }
 
 // WithUnknown returns a copy of v that applies policy p to characters outside
@@ -77,14 +94,15 @@ func (v *Vocab) WithUnknown(p UnknownPolicy) *Vocab {
 	return &c
 }
 
-// NewVocab builds a vocabulary from its entries in index order; each entry must
-// be exactly one character and appear once. casePolicy is "preserve" (or "")
-// or "lower".
+// NewVocab builds a vocabulary from its entries in index order. An entry is
+// one character, a longer token, or one of the specials "[UNK]" and ""; each
+// appears once, and at least one is ordinary. casePolicy is "preserve" (or
+// "") or "lower".
 func NewVocab(entries []string, casePolicy string) (*Vocab, error) {
 	if len(entries) == 0 {
 		return nil, errors.New("vocabulary is empty")
 	}
-	v := &Vocab{chars: make([]rune, len(entries)), index: make(map[rune]int, len(entries))}
+	v := &Vocab{tokens: entries, index: make(map[string]int, len(entries)), chars: true, unk: -1, replace: -1}
 	switch casePolicy {
 	case "", "preserve":
 	case "lower":
@@ -93,22 +111,64 @@ func NewVocab(entries []string, casePolicy string) (*Vocab, error) {
 		return nil, fmt.Errorf("case policy %q: want preserve or lower", casePolicy)
 	}
 	for i, e := range entries {
-		r, size := utf8.DecodeRuneInString(e)
-		if e == "" || size != len(e) || r == utf8.RuneError {
-			return nil, fmt.Errorf("vocabulary entry %d (%q) is not exactly one character", i, e)
+		if !utf8.ValidString(e) {
+			return nil, fmt.Errorf("vocabulary entry %d (%q) is not valid UTF-8", i, e)
 		}
-		if j, dup := v.index[r]; dup {
+		if j, dup := v.index[e]; dup {
 			return nil, fmt.Errorf("vocabulary entries %d and %d are both %q", j, i, e)
 		}
-		v.chars[i] = r
-		v.index[r] = i
+		v.index[e] = i
+		switch e {
+		case UnknownToken:
+			v.unk = i
+			v.special = append(v.special, i)
+			continue
+		case MaskToken:
+			v.special = append(v.special, i)
+			continue
+		}
+		if utf8.RuneCountInString(e) != 1 {
+			v.chars = false
+		}
+		v.longest = max(v.longest, len(e))
 	}
-	if _, ok := v.index[' ']; ok {
-		v.Replacement = ' '
-	} else {
-		v.Replacement = v.chars[0]
+	if v.longest == 0 {
+		return nil, fmt.Errorf("vocabulary %q has only the special entries %q and %q", entries, UnknownToken, MaskToken)
+	}
+	v.tokens = append([]string(nil), entries...)
+	v.replace = v.unk
+	if v.replace < 0 {
+		v.replace = v.firstOrdinary()
+		if i, ok := v.index[" "]; ok {
+			v.replace = i
+		}
 	}
 	return v, nil
+}
+
+// padID fills the steps before a short prompt in the fixed window of a
+// token-id model: the mask entry "" when there is one, else "[UNK]", else a
+// newline, else id 0. (A one-hot model pads with all-zero vectors instead.)
+func (v *Vocab) padID() int {
+	if i, ok := v.index[MaskToken]; ok {
+		return i
+	}
+	if v.unk >= 0 {
+		return v.unk
+	}
+	if i, ok := v.index["\n"]; ok {
+		return i
+	}
+	return 0
+}
+
+func (v *Vocab) firstOrdinary() int {
+	for i, e := range v.tokens {
+		if e != UnknownToken && e != MaskToken {
+			return i
+		}
+	}
+	return -1
 }
 
 // VocabFromMetadata builds the vocabulary a text-generation model declares.
@@ -119,7 +179,7 @@ func VocabFromMetadata(md model.Metadata) (*Vocab, error) {
 	return NewVocab(md.Vocab, md.CasePolicy)
 }
 
-// LoadVocab reads a JSON array of one-character strings (index order) from path.
+// LoadVocab reads a JSON array of strings (characters or tokens, index order) from path.
 func LoadVocab(path, casePolicy string) (*Vocab, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -127,7 +187,7 @@ func LoadVocab(path, casePolicy string) (*Vocab, error) {
 	}
 	var entries []string
 	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("vocab file %s: want a JSON array of one-character strings: %v", path, err)
+		return nil, fmt.Errorf("vocab file %s: want a JSON array of strings: %v", path, err)
 	}
 	v, err := NewVocab(entries, casePolicy)
 	if err != nil {
@@ -136,66 +196,112 @@ func LoadVocab(path, casePolicy string) (*Vocab, error) {
 	return v, nil
 }
 
-// Size is the number of characters, the width of a one-hot vector.
-func (v *Vocab) Size() int { return len(v.chars) }
+// Size is the number of entries (specials included): the width of a
+// one-hot vector and of the model's output.
+func (v *Vocab) Size() int { return len(v.tokens) }
 
 // Lower reports whether text is lower-cased before encoding.
 func (v *Vocab) Lower() bool { return v.lower }
 
-// Char returns the character at index i.
-func (v *Vocab) Char(i int) rune { return v.chars[i] }
+// Chars reports whether every ordinary entry is one character (a character
+// vocabulary); otherwise Encode splits text by greedy longest match.
+func (v *Vocab) Chars() bool { return v.chars }
 
-// Index returns the index of r (after the case policy) and whether it is known.
-func (v *Vocab) Index(r rune) (int, bool) {
+// Token returns the text of entry i.
+func (v *Vocab) Token(i int) string { return v.tokens[i] }
+
+// Char returns the first character of entry i (its only one in a character
+// vocabulary; utf8.RuneError for the mask entry "").
+func (v *Vocab) Char(i int) rune {
+	r, _ := utf8.DecodeRuneInString(v.tokens[i])
+	return r
+}
+
+// Special lists the ids of the special entries ("[UNK]", ""), which are never sampled.
+func (v *Vocab) Special() []int { return v.special }
+
+// Replacement is the id that stands in for an unknown character under
+// UnknownReplace: "[UNK]" when the vocabulary has it, else " ", else the
+// first ordinary entry.
+func (v *Vocab) Replacement() int { return v.replace }
+
+// Index returns the id of the character r (after the case policy) and whether it is known.
+func (v *Vocab) Index(r rune) (int, bool) { return v.ID(string(r)) }
+
+// ID returns the id of an ordinary entry (after the case policy) and whether it is known.
+func (v *Vocab) ID(token string) (int, bool) {
 	if v.lower {
-		r = []rune(strings.ToLower(string(r)))[0]
+		token = strings.ToLower(token)
 	}
-	i, ok := v.index[r]
+	i, ok := v.index[token]
+	if ok && (token == UnknownToken || token == MaskToken) {
+		return 0, false
+	}
 	return i, ok
 }
 
-// Encode turns text into indices, applying the case policy and the unknown-character policy.
+// Encode turns text into ids, applying the case policy and the
+// unknown-character policy. A character vocabulary maps each character to its
+// entry; a token vocabulary takes, at each position, the longest ordinary
+// entry the text starts with (greedy longest match), and a character that
+// starts no entry is unknown. Encoding never produces a special entry except
+// "[UNK]" for an unknown character under UnknownReplace.
 func (v *Vocab) Encode(text string) ([]int, error) {
 	if v.lower {
 		text = strings.ToLower(text)
 	}
 	out := make([]int, 0, len(text))
 	pos := 0
-	for _, r := range text {
-		i, ok := v.index[r]
-		if !ok {
+	for len(text) > 0 {
+		i, n := v.match(text)
+		if n == 0 {
+			r, size := utf8.DecodeRuneInString(text)
 			switch v.Unknown {
 			case UnknownSkip:
-				pos++
+				text, pos = text[size:], pos+1
 				continue
 			case UnknownReplace:
-				i, ok = v.index[v.Replacement]
-			}
-			if !ok {
+				i, n = v.replace, size
+			default:
 				return nil, &UnknownCharError{Char: r, Pos: pos}
 			}
 		}
 		out = append(out, i)
-		pos++
+		pos += utf8.RuneCountInString(text[:n])
+		text = text[n:]
 	}
 	return out, nil
 }
 
-// Decode turns indices back into text.
-func (v *Vocab) Decode(indices []int) string {
+// match finds the longest ordinary entry text starts with: its id and length
+// in bytes, or a length of 0.
+func (v *Vocab) match(text string) (int, int) {
+	for n := min(v.longest, len(text)); n > 0; n-- {
+		tok := text[:n]
+		if i, ok := v.index[tok]; ok && tok != UnknownToken {
+			return i, n
+		}
+	}
+	return 0, 0
+}
+
+// Decode turns ids back into text (specials decode to nothing).
+func (v *Vocab) Decode(ids []int) string {
 	var b strings.Builder
-	for _, i := range indices {
-		b.WriteRune(v.chars[i])
+	for _, i := range ids {
+		if !slices.Contains(v.special, i) {
+			b.WriteString(v.tokens[i])
+		}
 	}
 	return b.String()
 }
 
-// OneHot writes the one-hot encoding of indices into dst (len(indices)*Size()
+// OneHot writes the one-hot encoding of ids into dst (len(ids)*Size()
 // floats, zeroed first). It allocates nothing.
-func (v *Vocab) OneHot(dst []float32, indices []int) {
+func (v *Vocab) OneHot(dst []float32, ids []int) {
 	clear(dst)
-	n := len(v.chars)
-	for t, i := range indices {
+	n := len(v.tokens)
+	for t, i := range ids {
 		dst[t*n+i] = 1
 	}
 }

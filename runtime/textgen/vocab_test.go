@@ -51,7 +51,7 @@ func TestVocabCasePolicy(t *testing.T) {
 }
 
 func TestVocabRejectsBadEntries(t *testing.T) {
-	for _, entries := range [][]string{nil, {"ab"}, {""}, {"a", "a"}} {
+	for _, entries := range [][]string{nil, {""}, {"[UNK]", ""}, {"a", "a"}, {"a", "\xff"}} {
 		if _, err := NewVocab(entries, ""); err == nil {
 			t.Errorf("%q accepted", entries)
 		}
@@ -91,5 +91,46 @@ func TestStopper(t *testing.T) {
 		if got != c.emit || stopped != c.stop {
 			t.Errorf("stops %q on %q: emitted %q stop=%v, want %q stop=%v", c.stops, c.pieces, got, stopped, c.emit, c.stop)
 		}
+	}
+}
+
+// A token vocabulary splits text by greedy longest match; a StringLookup
+// vocabulary's "[UNK]" and "" are special: never matched by text, "[UNK]"
+// standing in for unknown characters under the replace policy.
+func TestTokenVocab(t *testing.T) {
+	v, err := NewVocab([]string{"[UNK]", "the", " ", "ca", "cat", "t", "h", "e", "[UNK]x"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Chars() {
+		t.Fatal("a vocabulary with words reads as a character vocabulary")
+	}
+	cases := map[string][]int{"the cat": {1, 2, 4}, "thecat": {1, 4}, "cate": {4, 7}, "ca t": {3, 2, 5}, "[UNK]x": {8}}
+	for text, want := range cases {
+		if got, err := v.Encode(text); err != nil || !equalInts(got, want) {
+			t.Errorf("Encode(%q) = %v, %v; want %v", text, got, err, want)
+		}
+	}
+	if got := v.Decode([]int{1, 2, 4, 0}); got != "the cat" {
+		t.Errorf("Decode = %q", got)
+	}
+	_, err = v.Encode("the dog")
+	var uc *UnknownCharError
+	if !errors.As(err, &uc) || uc.Char != 'd' || uc.Pos != 4 {
+		t.Fatalf("unknown character: %v", err)
+	}
+	r := v.WithUnknown(UnknownReplace)
+	if got, _ := r.Encode("t!e"); !equalInts(got, []int{5, 0, 7}) || r.Replacement() != 0 {
+		t.Fatalf("replace: %v (replacement %d)", got, r.Replacement())
+	}
+	if got, _ := v.WithUnknown(UnknownSkip).Encode("t!e"); !equalInts(got, []int{5, 7}) {
+		t.Fatalf("skip: %v", got)
+	}
+	if _, ok := v.ID("[UNK]"); ok {
+		t.Fatal("ID found the special [UNK]")
+	}
+	c, _ := NewVocab([]string{"", "[UNK]", "a", "b"}, "")
+	if !c.Chars() || !equalInts(c.Special(), []int{0, 1}) {
+		t.Fatalf("StringLookup character vocabulary: chars %v, special %v", c.Chars(), c.Special())
 	}
 }

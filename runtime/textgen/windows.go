@@ -24,9 +24,11 @@ func (g *Generator) Windows(ctx context.Context, text []int, batch int, f func(t
 	batch = max(batch, 1)
 	for start := W; start < len(text); start += batch {
 		n := min(batch, len(text)-start)
-		x := model.NewFloat32(model.Shape{int64(n), int64(W), int64(V)}, nil)
+		x := g.enc.New(n, W)
 		for b := range n {
-			g.vocab.OneHot(x.Float32s()[b*W*V:(b+1)*W*V], text[start+b-W:start+b])
+			for t, id := range text[start+b-W : start+b] {
+				g.enc.Put(x, b*W+t, id)
+			}
 		}
 		in := map[string]*model.Tensor{g.input: x}
 		for i, shape := range g.state {
@@ -37,13 +39,12 @@ func (g *Generator) Windows(ctx context.Context, text []int, batch int, f func(t
 		if err != nil {
 			return err
 		}
-		p, ok := out[g.output]
-		if !ok || p.Shape.Size() != int64(n*V) {
-			return fmt.Errorf("%w: %s: output %q of a batch of %d windows is %v, want [%d, %d]", model.ErrBadModel, g.m.Path(), g.output, n, shapeOf(p), n, V)
+		dist, stride, err := g.lastSteps(out, n, W)
+		if err != nil {
+			return err
 		}
-		dist := p.Float32s()
 		for b := range n {
-			if err := f(start+b, dist[b*V:(b+1)*V]); err != nil {
+			if err := f(start+b, lastRow(dist, b, stride, V)); err != nil {
 				return err
 			}
 		}

@@ -223,10 +223,11 @@ func feed(ctx context.Context, cur *textgen.Cursor, g *textgen.Generator, text s
 
 // sample draws n characters, feeding each back.
 func sample(ctx context.Context, cur *textgen.Cursor, g *textgen.Generator, smp *textgen.Sampler, n int) (string, error) {
-	out := make([]rune, 0, n)
+	out := make([]byte, 0, n)
 	for range n {
 		var idx int
 		var err error
+		g.Mask(cur.Next())
 		if g.Logits() {
 			idx, err = smp.SampleLogits(cur.Next())
 		} else {
@@ -235,7 +236,7 @@ func sample(ctx context.Context, cur *textgen.Cursor, g *textgen.Generator, smp 
 		if err != nil {
 			return "", err
 		}
-		out = append(out, g.Vocab().Char(idx))
+		out = append(out, g.Vocab().Token(idx)...)
 		if err := cur.Feed(ctx, idx); err != nil {
 			return "", err
 		}

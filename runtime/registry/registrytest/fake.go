@@ -7,6 +7,7 @@
 package registrytest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,19 @@ type Spec struct {
 	// the last input character), and a dynamic time axis, so it generates
 	// stateful and can be batched.
 	Stateful bool `json:"stateful,omitempty"`
+	// IDs makes a text model take token ids [batch, time] of this element
+	// type ("int64", "int32" or "float32") instead of one-hot vectors.
+	IDs string `json:"ids,omitempty"`
+	// Rows is the embedding table of a token-id model: an id >= Rows fails the
+	// run, as an ONNX Gather does (0: as many rows as the vocabulary).
+	Rows int `json:"rows,omitempty"`
+	// Logits makes a text model give logits (100 for the next character, 0
+	// for the others) instead of probabilities.
+	Logits bool `json:"logits,omitempty"`
+	// PerStep makes a text model score every step: [batch, time, V].
+	PerStep bool `json:"per_step,omitempty"`
+	// Fixed gives a text model a fixed time dimension of Window steps.
+	Fixed bool `json:"fixed,omitempty"`
 	// Class is the class an image model always predicts (of 10).
 	Class int `json:"class,omitempty"`
 	// Size is an image model's width and height (default 28).
@@ -123,10 +137,7 @@ func open(_ context.Context, path string, _ model.Options) (model.Backend, error
 		vocab, _ := json.Marshal(s.Vocab)
 		b.meta["vocab"] = string(vocab)
 		b.meta["window_length"] = strconv.Itoa(s.Window)
-		b.sig = model.Signature{
-			Inputs:  []model.TensorInfo{{Name: "x", Type: model.Float32, Shape: model.Shape{-1, -1, v}}},
-			Outputs: []model.TensorInfo{{Name: "probs", Type: model.Float32, Shape: model.Shape{-1, v}}},
-		}
+		b.sig = textSignature(s)
 		if s.Stateful {
 			b.meta["state_inputs"], b.meta["state_outputs"] = `["h"]`, `["h_out"]`
 			b.sig.Inputs = append(b.sig.Inputs, model.TensorInfo{Name: "h", Type: model.Float32, Shape: model.Shape{-1, v}})
@@ -148,6 +159,57 @@ func open(_ context.Context, path string, _ model.Options) (model.Backend, error
 		return nil, fmt.Errorf("%w: %s: unknown task %q", model.ErrBadModel, path, s.Task)
 	}
 	return b, nil
+}
+
+// textSignature is a text model's input x and output probs.
+func textSignature(s Spec) model.Signature {
+	v, t := int64(len(s.Vocab)), int64(-1)
+	if s.Fixed {
+		t = int64(s.Window)
+	}
+	in := model.TensorInfo{Name: "x", Type: model.Float32, Shape: model.Shape{-1, t, v}}
+	if s.IDs != "" {
+		in.Type, in.Shape = map[string]model.DType{"int64": model.Int64, "int32": model.Int32, "float32": model.Float32}[s.IDs], model.Shape{-1, t}
+	}
+	out := model.TensorInfo{Name: "probs", Type: model.Float32, Shape: model.Shape{-1, v}}
+	if s.PerStep {
+		out.Shape = model.Shape{-1, t, v}
+	}
+	return model.Signature{Inputs: []model.TensorInfo{in}, Outputs: []model.TensorInfo{out}}
+}
+
+// ids reads a text model's input as token ids, [n][t]: one-hot vectors give
+// the index of their 1 (-1 for an all-zero vector).
+func (b *backend) ids(x *model.Tensor) ([][]int64, error) {
+	n, t, v := x.Shape[0], x.Shape[1], int64(len(b.spec.Vocab))
+	out := make([][]int64, n)
+	for i := range n {
+		out[i] = make([]int64, t)
+		for j := range t {
+			p := i*t + j
+			switch d := x.Data.(type) {
+			case []int64:
+				out[i][j] = d[p]
+			case []int32:
+				out[i][j] = int64(d[p])
+			case []float32:
+				if b.spec.IDs != "" {
+					out[i][j] = int64(d[p])
+					break
+				}
+				out[i][j] = -1
+				for k := range v {
+					if d[p*v+k] == 1 {
+						out[i][j] = k
+					}
+				}
+			}
+			if rows := int64(cmp.Or(b.spec.Rows, len(b.spec.Vocab))); b.spec.IDs != "" && (out[i][j] < 0 || out[i][j] >= rows) {
+				return nil, fmt.Errorf("fake model %q: indices element out of data bounds, idx=%d must be within the inclusive range [0,%d]", b.spec.Tag, out[i][j], rows-1)
+			}
+		}
+	}
+	return out, nil
 }
 
 func (b *backend) Signature() model.Signature  { return b.sig }
@@ -182,22 +244,34 @@ func (b *backend) Run(ctx context.Context, in map[string]*model.Tensor) (map[str
 		}
 		return map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, 10}, out)}, nil
 	}
-	v, t := x.Shape[2], x.Shape[1]
-	data := x.Float32s()
-	out, h := make([]float32, n*v), make([]float32, n*v)
+	ids, err := b.ids(x)
+	if err != nil {
+		return nil, err
+	}
+	v, t := int64(len(b.spec.Vocab)), x.Shape[1]
+	steps := int64(1)
+	if b.spec.PerStep {
+		steps = t
+	}
+	hi := float32(1)
+	if b.spec.Logits {
+		hi = 100
+	}
+	out, h := make([]float32, n*steps*v), make([]float32, n*v)
 	for i := range n {
-		last := int64(-1)
-		for j := range v {
-			if data[(i*t+t-1)*v+j] == 1 {
-				last = j
-			}
+		for j := range steps {
+			last := ids[i][t-steps+j]
+			out[(i*steps+j)*v+(last+1)%v] = hi
 		}
-		out[i*v+(last+1)%v] = 1
-		if last >= 0 {
+		if last := ids[i][t-1]; last >= 0 {
 			h[i*v+last] = 1
 		}
 	}
-	res := map[string]*model.Tensor{"probs": model.NewFloat32(model.Shape{n, v}, out)}
+	shape := model.Shape{n, v}
+	if b.spec.PerStep {
+		shape = model.Shape{n, t, v}
+	}
+	res := map[string]*model.Tensor{"probs": model.NewFloat32(shape, out)}
 	if b.spec.Stateful {
 		res["h_out"] = model.NewFloat32(model.Shape{n, v}, h)
 	}

@@ -35,7 +35,7 @@ func (t *Task) Commands(cli task.CLI) []*cobra.Command {
 
 // AddFlags adds the generation flags.
 func AddFlags(fs *pflag.FlagSet) {
-	fs.String("prompt", "", "text that primes the model (stateful models may start empty)")
+	fs.String("prompt", "", "text that primes the model (empty: start from a newline)")
 	fs.Int("length", textgen.DefaultLength, "characters to generate")
 	fs.String("temp", "1.0", "sampling temperature, or a comma-separated list (0.2,0.6,1.2) for one labelled sample each; 0 is greedy")
 	fs.Int("top-k", 0, "keep only the K most likely characters (0: all)")

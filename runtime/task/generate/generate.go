@@ -106,14 +106,23 @@ func (t *Task) Load(ctx context.Context, m *model.Model, mc registry.ModelConfig
 	return in, nil
 }
 
-// SmokePrompt is one character of the vocabulary, a letter if there is one.
+// SmokePrompt is one entry of the vocabulary, a letter if there is one
+// (never a special entry such as "[UNK]").
 func SmokePrompt(v *textgen.Vocab) string {
+	first := ""
 	for i := range v.Size() {
-		if c := v.Char(i); unicode.IsLetter(c) {
-			return string(c)
+		tok := v.Token(i)
+		if _, ok := v.ID(tok); !ok {
+			continue
+		}
+		if first == "" {
+			first = tok
+		}
+		if unicode.IsLetter(v.Char(i)) {
+			return tok
 		}
 	}
-	return string(v.Char(0))
+	return first
 }
 
 // Instance is the task prepared for one model version.
@@ -133,16 +142,16 @@ func (in *Instance) Defaults() Defaults { return in.defaults }
 // Engine is what generates requests: the Generator, or what Options.Engine made.
 func (in *Instance) Engine() Engine { return in.engine }
 
-// Status reports the mode and the vocabulary.
+// Status reports the mode, the input encoding and the vocabulary.
 func (in *Instance) Status() map[string]any {
-	return map[string]any{"mode": in.gen.Mode().String(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
+	return map[string]any{"mode": in.gen.Mode().String(), "encoding": in.gen.Encoding(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
 }
 
-// VocabStrings lists a vocabulary's characters in index order.
+// VocabStrings lists a vocabulary's entries in index order.
 func VocabStrings(v *textgen.Vocab) []string {
 	out := make([]string, v.Size())
 	for i := range out {
-		out[i] = string(v.Char(i))
+		out[i] = v.Token(i)
 	}
 	return out
 }

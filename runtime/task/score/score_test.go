@@ -165,18 +165,22 @@ func TestStatefulAndWindowedAgreeWithinWindow(t *testing.T) {
 // fake is a registrytest text model over "abcdefgh" with a window of 4: it
 // predicts the next letter with probability 1, so a cyclic text costs 0
 // nats and any other character the floor, log(1e-300).
-func fake(t *testing.T) string {
+func fake(t *testing.T) string { return fakeSpec(t, registrytest.Text("score")) }
+
+func fakeSpec(t *testing.T, spec registrytest.Spec) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "letters.json")
-	if err := registrytest.Write(path, registrytest.Text("score")); err != nil {
+	if err := registrytest.Write(path, spec); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-func openFake(t *testing.T) *model.Model {
+func openFake(t *testing.T) *model.Model { return openSpec(t, registrytest.Text("score")) }
+
+func openSpec(t *testing.T, spec registrytest.Spec) *model.Model {
 	t.Helper()
-	m, err := model.Open(context.Background(), fake(t), model.Options{Backend: registrytest.Backend})
+	m, err := model.Open(context.Background(), fakeSpec(t, spec), model.Options{Backend: registrytest.Backend})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +227,24 @@ func TestScoreOnFake(t *testing.T) {
 	cancel()
 	if _, err := s.Score(cancelled, score.Request{Text: "abcdefgh"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// A token-id model giving logits for every step scores both ways: the
+// cyclic text costs (about) 0, a wrong token the logit gap of 100 nats.
+func TestScoreTokenIDLogitsPerStep(t *testing.T) {
+	spec := registrytest.StatefulText("score-ids")
+	spec.IDs, spec.Logits, spec.PerStep = "int64", true, true
+	s := scorer(t, openSpec(t, spec))
+	for _, mode := range []textgen.Mode{textgen.ModeStateful, textgen.ModeWindowed} {
+		res, err := s.Score(context.Background(), score.Request{Text: "abcdefghab", Mode: mode})
+		if err != nil || res.TotalNats > 1e-30 {
+			t.Fatalf("%s, cyclic text: %+v, %v", mode, res, err)
+		}
+		res, err = s.Score(context.Background(), score.Request{Text: "abcdefah", Mode: mode})
+		if err != nil || math.Abs(res.TotalNats-200) > 1e-6 {
+			t.Fatalf("%s, two wrong tokens: %+v, %v (want 200 nats)", mode, res, err)
+		}
 	}
 }
 
