@@ -129,46 +129,47 @@ func firstDiff(a, b string) string {
 	return fmt.Sprintf("lengths %d and %d", len(ra), len(rb))
 }
 
-// Greedy text equal to the exporting framework's own greedy loop, 200 characters,
-// in the mode auto picks (the reference's: windowed for the tutorial's fixed window,
-// stateful for a dynamic time dimension), with only --vocab given.
-func TestPlainGreedyMatchesFramework(t *testing.T) {
+// eachTextModel runs check as a subtest on each plain text export, given its
+// path, its refs and its vocabulary written as a --vocab file.
+func eachTextModel(t *testing.T, check func(t *testing.T, path string, ref textRefs, vocab string)) {
 	dir := plainDir(t)
 	for _, name := range plainTextModels {
 		t.Run(name, func(t *testing.T) {
 			var ref textRefs
 			readRefs(t, dir, name, &ref)
-			if n := len([]rune(ref.Text)); n != 200 {
-				t.Fatalf("the reference has %d characters, want 200", n)
-			}
-			vocab := writeJSON(t, t.TempDir(), "vocab.json", ref.Vocab)
-			got := greedy(t, "--model", filepath.Join(dir, name+".onnx"), "--vocab", vocab, "--length", "200", "--prompt", ref.Prompt)
-			if got != ref.Text {
-				t.Errorf("greedy text differs from the framework's %s loop (%s):\n got %q\nwant %q", ref.Mode, firstDiff(got, ref.Text), got, ref.Text)
-			}
+			check(t, filepath.Join(dir, name+".onnx"), ref, writeJSON(t, t.TempDir(), "vocab.json", ref.Vocab))
 		})
 	}
 }
 
+// Greedy text equal to the exporting framework's own greedy loop, 200 characters,
+// in the mode auto picks (the reference's: windowed for the tutorial's fixed window,
+// stateful for a dynamic time dimension), with only --vocab given.
+func TestPlainGreedyMatchesFramework(t *testing.T) {
+	eachTextModel(t, func(t *testing.T, path string, ref textRefs, vocab string) {
+		if n := len([]rune(ref.Text)); n != 200 {
+			t.Fatalf("the reference has %d characters, want 200", n)
+		}
+		got := greedy(t, "--model", path, "--vocab", vocab, "--length", "200", "--prompt", ref.Prompt)
+		if got != ref.Text {
+			t.Errorf("greedy text differs from the framework's %s loop (%s):\n got %q\nwant %q", ref.Mode, firstDiff(got, ref.Text), got, ref.Text)
+		}
+	})
+}
+
 // Stateful stepping of each stateless export equals windowed while the prompt and
-// the output fit in the window.
+// the output fit in the window (30 + 60 characters of a 100-character window).
 func TestPlainStatefulEqualsWindowedInWindow(t *testing.T) {
-	dir := plainDir(t)
-	for _, name := range plainTextModels {
-		t.Run(name, func(t *testing.T) {
-			var ref textRefs
-			readRefs(t, dir, name, &ref)
-			vocab := writeJSON(t, t.TempDir(), "vocab.json", ref.Vocab)
-			p := []rune(ref.Prompt)
-			prompt := string(p[len(p)-min(len(p), 30):])
-			args := []string{"--model", filepath.Join(dir, name+".onnx"), "--vocab", vocab, "--length", "60", "--prompt", prompt, "--window", "100"}
-			stateful := greedy(t, append(args, "--mode", "stateful")...)
-			windowed := greedy(t, append(args, "--mode", "windowed")...)
-			if stateful != windowed {
-				t.Errorf("stateful and windowed differ inside the window (%s):\nstateful %q\nwindowed %q", firstDiff(stateful, windowed), stateful, windowed)
-			}
-		})
-	}
+	eachTextModel(t, func(t *testing.T, path string, ref textRefs, vocab string) {
+		p := []rune(ref.Prompt)
+		prompt := string(p[len(p)-min(len(p), 30):])
+		args := []string{"--model", path, "--vocab", vocab, "--length", "60", "--prompt", prompt, "--window", "100"}
+		stateful := greedy(t, append(args, "--mode", "stateful")...)
+		windowed := greedy(t, append(args, "--mode", "windowed")...)
+		if stateful != windowed {
+			t.Errorf("stateful and windowed differ inside the window (%s):\nstateful %q\nwindowed %q", firstDiff(stateful, windowed), stateful, windowed)
+		}
+	})
 }
 
 // `rnnrun eval` on the plain MNIST exports with no flags: Keras' predictions image
