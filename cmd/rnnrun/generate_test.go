@@ -49,6 +49,31 @@ func TestGenerateEmptyPromptWindowed(t *testing.T) {
 	if n := len([]rune(strings.TrimSuffix(tutorial.stdout, "\n"))); tutorial.code != 0 || n != 60 {
 		t.Fatalf("char_window.onnx with no prompt: exit %d, %d characters, stderr %q", tutorial.code, n, tutorial.stderr)
 	}
+	// Inside its window the fixed-window model runs the newline unpadded, as
+	// its stateful stepping does.
+	if st := runBinary(t, nil, append(args, "--model", shipped("char_window.onnx"), "--mode", "stateful")...); st.stdout != tutorial.stdout {
+		t.Fatalf("char_window.onnx with no prompt: windowed %q, stateful %q (%s)", tutorial.stdout, st.stdout, st.stderr)
+	}
+}
+
+// Windowed mode on the fixed-window char_window.onnx runs a prompt shorter
+// than the window unpadded from the zero state: inside the window its text is
+// the stateful one, on both backends, with nothing on stderr. A fixed-window
+// graph that cannot be relaxed (a reverse LSTM) still runs windowed,
+// zero-padding the short prompt, and a warning says so and why.
+func TestGenerateWindowedShortPrompt(t *testing.T) {
+	args := []string{"--model", shipped("char_window.onnx"), "--temp", "0", "--length", "60", "--prompt", "HERMIA."}
+	for _, backend := range []string{"native", "onnx"} {
+		w := runBinary(t, nil, append(args, "--backend", backend, "--mode", "windowed")...)
+		s := runBinary(t, nil, append(args, "--backend", backend, "--mode", "stateful")...)
+		if w.code != 0 || w.stderr != "" || w.stdout != s.stdout || len(w.stdout) != 61 {
+			t.Fatalf("%s: exit %d, stderr %q: windowed %q, stateful %q", backend, w.code, w.stderr, w.stdout, s.stdout)
+		}
+	}
+	r := runBinary(t, nil, "--model", reversedLSTM(t), "--mode", "windowed", "--temp", "0", "--length", "20", "--prompt", "HERMIA.")
+	if r.code != 0 || len(r.stdout) != 21 || !strings.Contains(r.stderr, "windowed mode zero-pads histories shorter than the window") || !strings.Contains(r.stderr, `LSTM node \"lstm\" runs reverse`) {
+		t.Fatalf("reverse LSTM windowed: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestGenerateSeedAndTemperatureList(t *testing.T) {

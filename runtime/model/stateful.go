@@ -21,13 +21,34 @@ var ErrCannotExpose = onnxgraph.ErrCannotExpose
 // stateless export be stepped one character at a time. m stays open; the
 // caller closes both.
 func OpenStateful(ctx context.Context, m *Model) (*Model, error) {
+	return openExposed(ctx, m, true)
+}
+
+// OpenRelaxed opens the same rewrite as OpenStateful, for a fixed-window
+// model run windowed: fed zero states, it runs a history shorter than the
+// window as it is, from the zero state (textgen.Options.Relaxed). Its errors
+// wrap ErrCannotExpose likewise, without OpenStateful's advice to use
+// windowed mode.
+func OpenRelaxed(ctx context.Context, m *Model) (*Model, error) {
+	return openExposed(ctx, m, false)
+}
+
+// openExposed is OpenStateful, whose errors advise windowed mode when stateful is set.
+func openExposed(ctx context.Context, m *Model, stateful bool) (*Model, error) {
 	base := filepath.Base(m.path)
+	hint := ""
+	if stateful {
+		hint = "; use --mode windowed"
+	}
 	if len(m.meta.StateInputs) > 0 {
 		return nil, fmt.Errorf("%w: %s already has state inputs %v", ErrCannotExpose, base, m.meta.StateInputs)
 	}
 	st, err := os.Stat(m.path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadModel, err)
+	}
+	if st.IsDir() && !stateful {
+		return nil, fmt.Errorf("%w: %s is a SavedModel, and only an ONNX graph can be rewritten", ErrCannotExpose, base)
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a SavedModel, and only an ONNX graph can be rewritten to step statefully: export it to ONNX (tf2onnx, or Keras' model.export(path, format=\"onnx\")) and give that file, or use --mode windowed", ErrCannotExpose, base)
@@ -40,13 +61,13 @@ func OpenStateful(ctx context.Context, m *Model) (*Model, error) {
 	}
 	out, _, err := onnxgraph.ExposeState(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w; use --mode windowed", base, err)
+		return nil, fmt.Errorf("%s: %w%s", base, err, hint)
 	}
 	opts := m.opts
 	opts.Backend, opts.Data = m.backend, out
 	s, err := Open(ctx, m.path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s with its state exposed: %w; use --mode windowed", base, err)
+		return nil, fmt.Errorf("%s with its state exposed: %w%s", base, err, hint)
 	}
 	return s, nil
 }

@@ -39,15 +39,20 @@ func TestShippedGenerate(t *testing.T) {
 		if vocab, _ := st.Details["vocab"].([]any); st.Task != model.TaskTextGeneration || len(vocab) == 0 {
 			t.Fatalf("%s: %+v", name, st)
 		}
+		// The fixed-window model runs a short prompt unpadded (relaxed).
+		if h, want := st.Details["short_history"], map[string]any{"char-window": "relaxed"}[name]; h != want {
+			t.Fatalf("%s: short_history %v, want %v", name, h, want)
+		}
 		m, err := model.Open(context.Background(), st.Path, model.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := textgen.New(m, textgen.Options{})
+		g, closeFn, err := generate.NewGenerator(context.Background(), m, textgen.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, _, err := g.Text(context.Background(), textgen.Request{Prompt: "HERMIA.", MaxLength: 60})
+		closeFn()
 		m.Close()
 		if err != nil {
 			t.Fatal(err)

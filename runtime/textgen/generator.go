@@ -23,7 +23,9 @@ const (
 	// character per step, carrying the state (h, c) from step to step.
 	ModeStateful
 	// ModeWindowed feeds the last Window characters on every step from a fresh
-	// state, as the tutorial's model.predict loop does.
+	// state, as the tutorial's model.predict loop does. A history shorter than
+	// the window is fed as it is, from the zero state (on a fixed-window model,
+	// through Options.Relaxed; zero-padded at the front when there is none).
 	ModeWindowed
 )
 
@@ -64,7 +66,23 @@ type Options struct {
 	// Unknown is the policy for prompt characters outside the vocabulary
 	// (the Generator applies it to its own copy of the vocabulary).
 	Unknown UnknownPolicy
+	// Relaxed is the model itself with its time dimension relaxed and its
+	// recurrent state exposed (model.OpenStateful), for windowed mode on a
+	// model whose input takes exactly Window steps: a history shorter than
+	// the window runs through it from the zero state, as the model computes
+	// inside every training window. Nil: such a history is zero-padded at
+	// the front (vectors the model never saw in training). Full windows run
+	// through the model itself either way. The caller closes it after the
+	// Generator's last use.
+	Relaxed *model.Model
 }
+
+// Ways a windowed Generator on a fixed-window model runs a history shorter
+// than the window (Generator.ShortHistory).
+const (
+	ShortRelaxed = "relaxed"     // as it is, from the zero state, through Options.Relaxed
+	ShortPadded  = "zero-padded" // zero vectors (or the pad id) in front, through the model
+)
 
 // Generator generates text with one model. It holds no per-request state, so
 // one Generator serves any number of concurrent Generate calls.
@@ -83,6 +101,7 @@ type Generator struct {
 	stateOut []string
 	state    []model.Shape // per state input, with a batch dimension of 1
 	static   bool          // the input's time dimension is fixed (to window)
+	short    *Generator    // stateful over Options.Relaxed: a fixed-window model's short histories
 }
 
 // ErrNotTextModel is returned for models that cannot generate text.
@@ -95,7 +114,7 @@ func New(m *model.Model, opts Options) (*Generator, error) {
 		return nil, fmt.Errorf("%w: %s declares task %q", ErrNotTextModel, m.Path(), md.Task)
 	}
 	g := &Generator{m: m, logits: md.OutputKind == model.OutputLogits}
-	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode, g.probe} {
+	for _, step := range []func(Options) error{g.useVocab, g.findTensors, g.checkShapes, g.stateShapesFromSignature, g.chooseMode, g.useRelaxed, g.probe} {
 		if err := step(opts); err != nil {
 			return nil, err
 		}
@@ -243,6 +262,38 @@ func (g *Generator) chooseMode(opts Options) error {
 		return fmt.Errorf("%w: %s has no window_length in its metadata and a dynamic time dimension; set a window", ErrInvalidWindow, m.Path())
 	}
 	return nil
+}
+
+// useRelaxed prepares the stateful Generator over opts.Relaxed that runs the
+// short histories of windowed mode on a fixed-window model.
+func (g *Generator) useRelaxed(opts Options) error {
+	if opts.Relaxed == nil || g.mode != ModeWindowed || !g.static {
+		return nil
+	}
+	s, err := New(opts.Relaxed, Options{Mode: ModeStateful, Vocab: g.vocab})
+	if err != nil {
+		return fmt.Errorf("%s relaxed for histories shorter than the window: %w", g.m.Path(), err)
+	}
+	if s.enc.Name() != g.enc.Name() || s.perStep != g.perStep {
+		return fmt.Errorf("%w: %s relaxed takes %s input with per-step output %v, the model %s with %v",
+			model.ErrBadModel, g.m.Path(), s.enc.Name(), s.perStep, g.enc.Name(), g.perStep)
+	}
+	g.short = s
+	return nil
+}
+
+// ShortHistory says how windowed mode runs a history shorter than the window
+// on a model whose input takes exactly Window steps: ShortRelaxed or
+// ShortPadded ("" in stateful mode, and when the time dimension is dynamic:
+// a short history then runs as it is).
+func (g *Generator) ShortHistory() string {
+	switch {
+	case g.mode != ModeWindowed || !g.static:
+		return ""
+	case g.short != nil:
+		return ShortRelaxed
+	}
+	return ShortPadded
 }
 
 // Errors about a Generator's configuration.

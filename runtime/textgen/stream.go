@@ -23,8 +23,11 @@ type stream struct {
 	bindings []model.Binding
 
 	// windowed mode: win holds the last Window indices (-1 pads a short prompt
-	// of a fixed-length model); xw is the input of one full window.
+	// of a fixed-length model without a relaxed one); xw is the input of one
+	// full window. short steps a fixed-length model's history, while it is
+	// shorter than the window, through the relaxed model from the zero state.
 	win   []int
+	short *stream
 	xw    *model.Tensor
 	zeros map[string]*model.Tensor // zero state inputs of a stateful model used windowed
 	sink  map[string]*model.Tensor // their outputs, discarded
@@ -54,6 +57,10 @@ func (g *Generator) newStream(ctx context.Context, prompt []int) (*stream, error
 }
 
 func (s *stream) close() {
+	if s.short != nil {
+		s.short.close()
+		s.short = nil
+	}
 	for _, b := range s.bindings {
 		b.Close()
 	}
@@ -202,6 +209,18 @@ func (s *stream) primeWindowed(ctx context.Context, prompt []int) error {
 	if len(prompt) > W {
 		prompt = prompt[len(prompt)-W:]
 	}
+	if len(g.stateIn) > 0 {
+		s.zeros, s.sink = map[string]*model.Tensor{}, map[string]*model.Tensor{}
+		for i, t := range s.newStates() {
+			s.zeros[g.stateIn[i]] = t
+		}
+		for i, t := range s.newStates() {
+			s.sink[g.stateOut[i]] = t
+		}
+	}
+	if g.short != nil && len(prompt) < W {
+		return s.primeShort(ctx, prompt)
+	}
 	if g.static {
 		s.win = make([]int, W)
 		pad := W - len(prompt)
@@ -212,15 +231,34 @@ func (s *stream) primeWindowed(ctx context.Context, prompt []int) error {
 	} else {
 		s.win = append(make([]int, 0, W), prompt...)
 	}
-	if len(g.stateIn) > 0 {
-		s.zeros, s.sink = map[string]*model.Tensor{}, map[string]*model.Tensor{}
-		for i, t := range s.newStates() {
-			s.zeros[g.stateIn[i]] = t
-		}
-		for i, t := range s.newStates() {
-			s.sink[g.stateOut[i]] = t
-		}
+	return s.runWindow(ctx)
+}
+
+// primeShort starts a history shorter than the window of a fixed-length
+// model: the prompt from the zero state through the relaxed model, whose
+// state then carries each next character until the history fills the window
+// (the same as running the whole history from the zero state every step).
+func (s *stream) primeShort(ctx context.Context, prompt []int) error {
+	sub, err := s.g.short.newStream(ctx, prompt)
+	if err != nil {
+		return err
 	}
+	s.short, s.probs = sub, sub.probs
+	s.win = append(make([]int, 0, s.g.window), prompt...)
+	return nil
+}
+
+// stepShort adds idx to a short history: one more step of the relaxed model
+// while the history is shorter than the window, then (once, as it fills)
+// the first full window through the model itself.
+func (s *stream) stepShort(ctx context.Context, idx int) error {
+	s.win = append(s.win, idx)
+	if len(s.win) < s.g.window {
+		return s.short.step(ctx, idx)
+	}
+	s.short.close()
+	s.short = nil
+	s.probs = model.NewFloat32(model.Shape{1, int64(s.g.vocab.Size())}, nil)
 	return s.runWindow(ctx)
 }
 
@@ -289,6 +327,9 @@ func (s *stream) step(ctx context.Context, idx int) error {
 		}
 		s.nextIsA = !s.nextIsA
 		return run.Run(ctx)
+	}
+	if s.short != nil {
+		return s.stepShort(ctx, idx)
 	}
 	if len(s.win) == s.g.window {
 		copy(s.win, s.win[1:])

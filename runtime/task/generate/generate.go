@@ -142,9 +142,15 @@ func (in *Instance) Defaults() Defaults { return in.defaults }
 // Engine is what generates requests: the Generator, or what Options.Engine made.
 func (in *Instance) Engine() Engine { return in.engine }
 
-// Status reports the mode, the input encoding and the vocabulary.
+// Status reports the mode, the input encoding and the vocabulary, and for
+// windowed mode on a fixed-window model how a history shorter than the
+// window runs (short_history: relaxed or zero-padded).
 func (in *Instance) Status() map[string]any {
-	return map[string]any{"mode": in.gen.Mode().String(), "encoding": in.gen.Encoding(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
+	st := map[string]any{"mode": in.gen.Mode().String(), "encoding": in.gen.Encoding(), "vocab": VocabStrings(in.gen.Vocab()), "defaults": in.defaults}
+	if h := in.gen.ShortHistory(); h != "" {
+		st["short_history"] = h
+	}
+	return st
 }
 
 // VocabStrings lists a vocabulary's entries in index order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
@@ -14,16 +15,20 @@ import (
 // export's time dimension is dynamic) runs it with its state exposed
 // (model.OpenStateful); windowed mode, and auto on a fixed time dimension
 // (the window the export was built for, as the tutorial's is), run m itself.
-// closeFn closes what NewGenerator opened beyond m (call it after the
-// Generator's last use); it is never nil.
+// Windowed on a stateless export with a fixed time dimension, a history
+// shorter than the window runs as it is from the zero state through m with
+// its time dimension relaxed (model.OpenRelaxed, fed zero states),
+// and full windows through m itself; when the graph cannot be relaxed, such a
+// history is zero-padded (Generator.ShortHistory says which, and a warning
+// is logged). closeFn closes what NewGenerator opened beyond m (call it
+// after the Generator's last use); it is never nil.
 func NewGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (g *textgen.Generator, closeFn func() error, err error) {
 	s, err := stateModel(ctx, m, opts.Mode)
 	if err != nil {
 		return nil, nil, err
 	}
 	if s == m {
-		g, err = textgen.New(m, opts)
-		return g, func() error { return nil }, err
+		return windowedGenerator(ctx, m, opts)
 	}
 	opts.Mode = textgen.ModeStateful
 	if g, err = textgen.New(s, opts); err != nil {
@@ -31,6 +36,40 @@ func NewGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (g 
 		return nil, nil, err
 	}
 	return g, s.Close, nil
+}
+
+// windowedGenerator is m's own Generator, given m relaxed as opts.Relaxed
+// when it is a stateless export with a fixed time dimension that may run
+// windowed; when m cannot be relaxed (or its relaxed graph cannot run), the
+// Generator zero-pads short histories and a warning says why.
+func windowedGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (*textgen.Generator, func() error, error) {
+	none := func() error { return nil }
+	if opts.Mode == textgen.ModeStateful || hasState(m) || dynamicTime(m) || m.Metadata().Task == model.TaskImageClassification {
+		g, err := textgen.New(m, opts)
+		return g, none, err
+	}
+	r, why := model.OpenRelaxed(ctx, m)
+	if why == nil {
+		o := opts
+		o.Relaxed = r
+		g, err := textgen.New(m, o)
+		if err == nil {
+			return g, r.Close, nil
+		}
+		r.Close()
+		why = err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	g, err := textgen.New(m, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.ShortHistory() == textgen.ShortPadded {
+		slog.WarnContext(ctx, "windowed mode zero-pads histories shorter than the window: the graph cannot be relaxed", "model", m.Path(), "why", why)
+	}
+	return g, none, nil
 }
 
 // stateModel is m, or m with its recurrent state exposed when mode asks for
