@@ -14,16 +14,16 @@ import (
 // FMAs (the outer-product form). A panel (16 KB at k = 128) stays in L1 while the
 // rows of A stream past it. Rows past m repeat the tile's first row and are not
 // stored; units past n are zeros in the panel and are not stored.
-func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
+func gemmPacked16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	if k <= 0 {
-		gemmPackedGeneric(c, a, bp, m, n, k, acc)
+		gemmPackedGeneric(c, a, lda, bp, m, n, k, acc)
 		return
 	}
-	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
-	ast, cst := uintptr(k)*4, uintptr(n)*4
+	_, _, _ = a[(m-1)*lda+k-1], c[m*n-1], bp[PackedLen(n, k)-1]
+	ast, cst, kb := uintptr(lda)*4, uintptr(n)*4, uintptr(k)*4
 	var out [8 * PanelWidth]float32
 	for q := 0; q*PanelWidth < n; q++ {
 		panel := unsafe.Pointer(&bp[q*PanelWidth*k])
@@ -32,19 +32,19 @@ func gemmPacked16(c, a, bp []float32, m, n, k int, acc bool) {
 		i := 0
 		for ; i+8 <= m; i += 8 {
 			if cols == PanelWidth {
-				tile8x32c(unsafe.Pointer(&a[i*k]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc)
+				tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc)
 				continue
 			}
-			tile8x32c(unsafe.Pointer(&a[i*k]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false)
+			tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false)
 			for r := range 8 {
 				o := out[r*PanelWidth : (r+1)*PanelWidth]
 				storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(o), archsimd.LoadFloat32x16Slice(o[16:]), cols, acc)
 			}
 		}
 		for ; i < m; i += 4 {
-			a0 := unsafe.Pointer(&a[i*k])
+			a0 := unsafe.Pointer(&a[i*lda])
 			a1, a2, a3 := rest3(a0, m-i, ast)
-			c00, c01, c10, c11, c20, c21, c30, c31 := tile16(a0, a1, a2, a3, panel, ast)
+			c00, c01, c10, c11, c20, c21, c30, c31 := tile16(a0, a1, a2, a3, panel, kb)
 			rows := min(4, m-i)
 			storeTile16(c[i*n+col:], c00, c01, cols, acc)
 			if rows > 1 {
@@ -98,24 +98,24 @@ func storeTile16(dst []float32, lo, hi archsimd.Float32x16, cols int, acc bool) 
 
 // gemmPacked8 is gemmPacked16 with 8-lane vectors: a tile of 4 rows x 16 columns
 // (half a panel) in 8 registers, each panel taken in two halves.
-func gemmPacked8(c, a, bp []float32, m, n, k int, acc bool) {
+func gemmPacked8(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	if k <= 0 {
-		gemmPackedGeneric(c, a, bp, m, n, k, acc)
+		gemmPackedGeneric(c, a, lda, bp, m, n, k, acc)
 		return
 	}
-	_, _, _ = a[m*k-1], c[m*n-1], bp[PackedLen(n, k)-1]
-	ast := uintptr(k) * 4
+	_, _, _ = a[(m-1)*lda+k-1], c[m*n-1], bp[PackedLen(n, k)-1]
+	ast, kb := uintptr(lda)*4, uintptr(k)*4
 	for q := 0; q*PanelWidth < n; q++ {
 		for h := 0; h < PanelWidth && q*PanelWidth+h < n; h += 16 {
 			panel := unsafe.Pointer(&bp[q*PanelWidth*k+h])
 			cols := min(16, n-q*PanelWidth-h)
 			for i := 0; i < m; i += 4 {
-				a0 := unsafe.Pointer(&a[i*k])
+				a0 := unsafe.Pointer(&a[i*lda])
 				a1, a2, a3 := rest3(a0, m-i, ast)
-				c00, c01, c10, c11, c20, c21, c30, c31 := tile8(a0, a1, a2, a3, panel, ast)
+				c00, c01, c10, c11, c20, c21, c30, c31 := tile8(a0, a1, a2, a3, panel, kb)
 				col := q*PanelWidth + h
 				rows := min(4, m-i)
 				storeTile8(c[i*n+col:], c00, c01, cols, acc)
@@ -152,7 +152,7 @@ func storeTile8(dst []float32, lo, hi archsimd.Float32x8, cols int, acc bool) {
 // all it holds: the row addresses of A, the panel address and the 8 sums.
 //
 //go:noinline
-func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16) {
+func tile16(a0, a1, a2, a3, panel unsafe.Pointer, kb uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load16(pb, 0), load16(pb, 64)
 		x := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a0, p)))
@@ -163,7 +163,7 @@ func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c
 		c20, c21 = x.MulAdd(b0, c20), x.MulAdd(b1, c21)
 		x = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(a3, p)))
 		c30, c31 = x.MulAdd(b0, c30), x.MulAdd(b1, c31)
-		if p += 4; p == ast { // stop before pb moves past the panel
+		if p += 4; p == kb { // stop before pb moves past the panel
 			break
 		}
 	}
@@ -173,7 +173,7 @@ func tile16(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c
 // tile8 is tile16 with 8 lanes: 4 rows x 16 columns.
 //
 //go:noinline
-func tile8(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8) {
+func tile8(a0, a1, a2, a3, panel unsafe.Pointer, kb uintptr) (c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8) {
 	for p, pb := uintptr(0), panel; ; pb = unsafe.Add(pb, PanelWidth*4) {
 		b0, b1 := load8(pb, 0), load8(pb, 32)
 		x := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a0, p)))
@@ -184,9 +184,83 @@ func tile8(a0, a1, a2, a3, panel unsafe.Pointer, ast uintptr) (c00, c01, c10, c1
 		c20, c21 = x.MulAdd(b0, c20), x.MulAdd(b1, c21)
 		x = archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(a3, p)))
 		c30, c31 = x.MulAdd(b0, c30), x.MulAdd(b1, c31)
-		if p += 4; p == ast {
+		if p += 4; p == kb {
 			break
 		}
 	}
 	return c00, c01, c10, c11, c20, c21, c30, c31
+}
+
+// addRows16 is AddRows with 16 lanes: y in blocks of 64 values held in 4
+// registers while the nonzeros' rows of w stream past (one load and one FMA per
+// vector and nonzero), then a masked block of 16 at a time for the rest.
+func addRows16(y, w []float32, idx []int32, vals []float32, n int) {
+	if len(idx) == 0 || n <= 0 {
+		return
+	}
+	_ = y[n-1]
+	for _, j := range idx {
+		_ = w[int(j)*n+n-1]
+	}
+	wb, yb := base(w), base(y)
+	i := 0
+	for ; i+64 <= n; i += 64 {
+		yp := unsafe.Add(yb, i*4)
+		y0, y1, y2, y3 := load16(yp, 0), load16(yp, 64), load16(yp, 128), load16(yp, 192)
+		for t, j := range idx {
+			v := archsimd.BroadcastFloat32x16(vals[t])
+			p := unsafe.Add(wb, (int(j)*n+i)*4)
+			y0, y1 = v.MulAdd(load16(p, 0), y0), v.MulAdd(load16(p, 64), y1)
+			y2, y3 = v.MulAdd(load16(p, 128), y2), v.MulAdd(load16(p, 192), y3)
+		}
+		y0.Store((*[16]float32)(yp))
+		y1.Store((*[16]float32)(unsafe.Add(yp, 64)))
+		y2.Store((*[16]float32)(unsafe.Add(yp, 128)))
+		y3.Store((*[16]float32)(unsafe.Add(yp, 192)))
+	}
+	for ; i < n; i += 16 {
+		e := min(i+16, n)
+		s := loadPart16(y[i:e])
+		for t, j := range idx {
+			o := int(j) * n
+			s = archsimd.BroadcastFloat32x16(vals[t]).MulAdd(loadPart16(w[o+i:o+e]), s)
+		}
+		storePart16(s, y[i:e])
+	}
+}
+
+// addRows8 is addRows16 with 8 lanes: blocks of 32 values in 4 registers.
+func addRows8(y, w []float32, idx []int32, vals []float32, n int) {
+	if len(idx) == 0 || n <= 0 {
+		return
+	}
+	_ = y[n-1]
+	for _, j := range idx {
+		_ = w[int(j)*n+n-1]
+	}
+	wb, yb := base(w), base(y)
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		yp := unsafe.Add(yb, i*4)
+		y0, y1, y2, y3 := load8(yp, 0), load8(yp, 32), load8(yp, 64), load8(yp, 96)
+		for t, j := range idx {
+			v := archsimd.BroadcastFloat32x8(vals[t])
+			p := unsafe.Add(wb, (int(j)*n+i)*4)
+			y0, y1 = v.MulAdd(load8(p, 0), y0), v.MulAdd(load8(p, 32), y1)
+			y2, y3 = v.MulAdd(load8(p, 64), y2), v.MulAdd(load8(p, 96), y3)
+		}
+		y0.Store((*[8]float32)(yp))
+		y1.Store((*[8]float32)(unsafe.Add(yp, 32)))
+		y2.Store((*[8]float32)(unsafe.Add(yp, 64)))
+		y3.Store((*[8]float32)(unsafe.Add(yp, 96)))
+	}
+	for ; i < n; i += 8 {
+		e := min(i+8, n)
+		s := loadPart8(y[i:e])
+		for t, j := range idx {
+			o := int(j) * n
+			s = archsimd.BroadcastFloat32x8(vals[t]).MulAdd(loadPart8(w[o+i:o+e]), s)
+		}
+		storePart8(s, y[i:e])
+	}
 }

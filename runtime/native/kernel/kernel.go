@@ -64,7 +64,8 @@ type impl struct {
 	lstmCell  func(g, c, h []float32, hidden int)
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
 
-	gemmPacked func(c, a, bp []float32, m, n, k int, acc bool)
+	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
+	addRows    func(y, w []float32, idx []int32, vals []float32, n int)
 }
 
 // cur is read by every kernel call; it is set once, before main (and by tests).
@@ -101,4 +102,22 @@ func PackNT(dst, b []float32, n, k int) {
 // GemmPacked is GemmNT with B packed by PackNT: C = A * B^T (+ C when acc), A m x k,
 // C m x n. It is the batched-step GEMM: the packed layout lets the kernel keep a
 // 4 x 32 tile of C in registers and stream A and B once per tile.
-func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, bp, m, n, k, acc) }
+func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, k, bp, m, n, k, acc) }
+
+// GemmPackedLD is GemmPacked with the rows of A lda >= k values apart: row i of A
+// is a[i*lda : i*lda+k], the first k columns of a wider matrix (or any k
+// consecutive ones, from a slice that starts at the first).
+func GemmPackedLD(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
+	if lda < k {
+		panic("kernel: GemmPackedLD with lda < k")
+	}
+	cur.gemmPacked(c, a, lda, bp, m, n, k, acc)
+}
+
+// AddRows adds a combination of rows of w (n values each) to y:
+// y[:n] += sum_t vals[t] * w[idx[t]*n : idx[t]*n+n]. It is the input term of a
+// sparse input row: one row of W^T per nonzero value, instead of a product
+// with every column. idx and vals have the same length.
+func AddRows(y, w []float32, idx []int32, vals []float32, n int) {
+	cur.addRows(y, w, idx, vals[:len(idx)], n)
+}

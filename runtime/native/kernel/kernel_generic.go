@@ -136,12 +136,13 @@ var generic = impl{
 	lstmStep:  lstmStepGeneric,
 
 	gemmPacked: gemmPackedGeneric,
+	addRows:    addRowsGeneric,
 }
 
-func gemmPackedGeneric(c, a, bp []float32, m, n, k int, acc bool) {
+func gemmPackedGeneric(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
 	bp = bp[:PackedLen(n, k)]
 	for i := 0; i < m; i++ {
-		ai, ci := a[i*k:i*k+k], c[i*n:i*n+n]
+		ai, ci := a[i*lda:i*lda+k], c[i*n:i*n+n]
 		for j := 0; j < n; j++ {
 			panel := bp[j/PanelWidth*PanelWidth*k:]
 			t := j % PanelWidth
@@ -153,6 +154,16 @@ func gemmPackedGeneric(c, a, bp []float32, m, n, k int, acc bool) {
 				s += ci[j]
 			}
 			ci[j] = s
+		}
+	}
+}
+
+func addRowsGeneric(y, w []float32, idx []int32, vals []float32, n int) {
+	y = y[:n]
+	for t, j := range idx {
+		v, row := vals[t], w[int(j)*n:int(j)*n+n]
+		for i := range y {
+			y[i] += v * row[i]
 		}
 	}
 }
