@@ -47,18 +47,15 @@ type dirWeights struct {
 	wp, rp              []float32 // W and R packed for kernel.GemmPacked (batched rows)
 	// wrp is [W | R | bias] (G x (I+H+1)) packed for kernel.GemmPacked, LSTM and
 	// RNN only: a batched step of dense inputs is then one GEMM of [x_t | h | 1]
-	// (see fusedStep); wr is its row-major scratch. rbp is [R | bias] packed
-	// (G x (H+1)) and wtn W^T [I, G] without the bias: a batch of sparse inputs
-	// takes the GEMM over [h | 1] only and adds W's rows for the nonzero x
-	// values (kernel.AddRows).
-	wr, wrp, rb, rbp, wtn []float32
+	// (see fusedStep); wr is its row-major scratch.
+	wr, wrp []float32
 }
 
 type rnnState struct {
 	wts                     rnnWeights
 	x, xw, g, tmp, tmp2, rh []float32
 	h, c, xa                []float32
-	nz                      sparseRows
+	nz                      sparseCols
 }
 
 func (*recurrent) newState() any { return &rnnState{} }
@@ -219,12 +216,6 @@ func packFused(dw *dirWeights, G, I, H int) {
 		row[I+H] = dw.bias[j]
 	}
 	kernel.PackNT(grow(&dw.wrp, kernel.PackedLen(G, K)), wr, G, K)
-	rb := grow(&dw.rb, G*(H+1))
-	for j := range G {
-		copy(rb[j*(H+1):(j+1)*(H+1)], wr[j*K+I:(j+1)*K])
-	}
-	kernel.PackNT(grow(&dw.rbp, kernel.PackedLen(G, H+1)), rb, G, H+1)
-	transposeInto(grow(&dw.wtn, G*I), dw.w, G, I)
 }
 
 // dims of one call.
@@ -480,9 +471,8 @@ func anyOneHot(xs []float32, rows, I int) bool {
 // the first step): the cell writes h into them, so a step copies only x_t, and
 // fusedH copies h out when it is wanted.
 //
-// When at most sparseFraction of x's values are nonzero (MNIST's pixel rows:
-// about 80% zeros), the GEMM runs over [h | 1] only (the columns of a past x)
-// and each row adds W's columns for its nonzero x values.
+// When x is sparse (MNIST's pixel rows: about 80% zeros), each group of 8 rows
+// sums only the x columns in which one of them is nonzero (sparseCols).
 func (o *recurrent) fusedStep(st *rnnState, dw *dirWeights, act unKind, x, h, c []float32, first bool, d rnnDims) {
 	I, H, K := d.I, d.H, d.I+d.H+1
 	a := grow(&st.xa, d.B*K)
@@ -495,60 +485,52 @@ func (o *recurrent) fusedStep(st *rnnState, dw *dirWeights, act unKind, x, h, c 
 		}
 	}
 	g := grow(&st.g, d.B*d.G)
-	if !st.nz.collect(x, d.B, I, int(sparseFraction*float64(d.B*I))) {
-		kernel.GemmPacked(g, a, dw.wrp, d.B, d.G, K, false)
+	if st.nz.collect(x, d.B, I, sparseFraction) {
+		kernel.GemmPackedSparse(g, a, dw.wrp, d.B, d.G, K, I, st.nz.cols, st.nz.off)
 	} else {
-		kernel.GemmPackedLD(g, a[I:], K, dw.rbp, d.B, d.G, H+1, false)
-		for b := range d.B {
-			idx, vals := st.nz.row(b)
-			kernel.AddRows(g[b*d.G:(b+1)*d.G], dw.wtn, idx, vals, d.G)
-		}
+		kernel.GemmPacked(g, a, dw.wrp, d.B, d.G, K, false)
 	}
 	o.cells(dw, act, g, a[I:], K, c, nil, 0, d)
 }
 
-// sparseFraction is the largest share of nonzero input values for which a
-// batched step adds W's rows per nonzero value instead of multiplying by every
-// column (measured on mnist.onnx at batch 256, see docs/native.md).
-const sparseFraction = 0.5
+// sparseFraction is the largest share of listed input columns (see
+// sparseCols) for which a batched step takes kernel.GemmPackedSparse: listing
+// costs a scan of x, and a group's columns are then summed at the dense GEMM's
+// speed (measured on mnist.onnx at batch 256, see docs/native.md).
+const sparseFraction = 0.9
 
-// sparseRows lists the nonzero values of a batch of input rows: row b's are
-// idx[off[b]:off[b+1]] (column) and vals (value).
-type sparseRows struct {
-	idx  []int32
-	vals []float32
+// sparseCols lists, for each group of kernel.SparseGroup input rows, the
+// columns in which any of its rows is nonzero: cols[off[g]:off[g+1]].
+type sparseCols struct {
+	cols []int32
 	off  []int
 }
 
-// collect fills s from x (rows of n values) and reports whether it holds at
-// most limit nonzeros; it stops early when there are more.
-func (s *sparseRows) collect(x []float32, rows, n, limit int) bool {
-	if limit <= 0 {
+// collect fills s from x (rows of n values each) and reports whether the full
+// groups list at most frac of their columns.
+func (s *sparseCols) collect(x []float32, rows, n int, frac float64) bool {
+	const gs = kernel.SparseGroup
+	groups := rows / gs
+	if groups == 0 {
 		return false
 	}
-	idx, vals, off := grow(&s.idx, limit), grow(&s.vals, limit), grow(&s.off, rows+1)
+	cols, off := grow(&s.cols, groups*n), grow(&s.off, groups+1)
 	k := 0
-	for r := range rows {
-		off[r] = k
-		for j, v := range x[r*n : (r+1)*n] {
-			if v == 0 {
-				continue
+	for g := range groups {
+		off[g] = k
+		xg := x[g*gs*n : (g+1)*gs*n]
+		for j := range n {
+			for r := j; r < len(xg); r += n {
+				if xg[r] != 0 {
+					cols[k] = int32(j)
+					k++
+					break
+				}
 			}
-			if k == limit {
-				return false
-			}
-			idx[k], vals[k] = int32(j), v
-			k++
 		}
 	}
-	off[rows] = k
-	return true
-}
-
-// row is the nonzeros of row b.
-func (s *sparseRows) row(b int) ([]int32, []float32) {
-	lo, hi := s.off[b], s.off[b+1]
-	return s.idx[lo:hi], s.vals[lo:hi]
+	off[groups] = k
+	return float64(k) <= frac*float64(groups*n)
 }
 
 // fusedH copies the rows' h out of fusedStep's [x | h | 1] rows xa into h.

@@ -15,6 +15,30 @@ import (
 // rows of A stream past it. Rows past m repeat the tile's first row and are not
 // stored; units past n are zeros in the panel and are not stored.
 func gemmPacked16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
+	gemmCols16(c, a, lda, bp, m, n, k, acc, 0, nil, nil)
+}
+
+// gemmSparse16 is GemmPackedSparse with 16 lanes: each group of 8 rows takes
+// only its listed columns below k0 (tile8x32c's index loop); the last m mod 8
+// rows take every column.
+func gemmSparse16(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+	if m >= SparseGroup && k > k0 {
+		_ = off[m/SparseGroup]
+		for _, j := range cols[:off[m/SparseGroup]] {
+			if int(j) >= k0 {
+				panic("kernel: GemmPackedSparse column past k0")
+			}
+		}
+	}
+	gemmCols16(c, a, k, bp, m, n, k, false, k0, cols, off)
+}
+
+// gemmCols16 is gemmPacked16 where, with off != nil and k > k0, the group of 8
+// rows g uses only the columns cols[off[g]:off[g+1]] below k0.
+func gemmCols16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool, k0 int, cols []int32, off []int) {
+	if off == nil || k <= k0 {
+		k0, cols, off = 0, nil, nil
+	}
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -27,18 +51,25 @@ func gemmPacked16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) 
 	var out [8 * PanelWidth]float32
 	for q := 0; q*PanelWidth < n; q++ {
 		panel := unsafe.Pointer(&bp[q*PanelWidth*k])
-		cols := min(PanelWidth, n-q*PanelWidth)
+		units := min(PanelWidth, n-q*PanelWidth)
 		col := q * PanelWidth
 		i := 0
 		for ; i+8 <= m; i += 8 {
-			if cols == PanelWidth {
-				tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc)
+			var idx unsafe.Pointer
+			nidx := 0
+			if off != nil {
+				if g := cols[off[i/8]:off[i/8+1]]; len(g) > 0 {
+					idx, nidx = unsafe.Pointer(&g[0]), len(g)
+				}
+			}
+			if units == PanelWidth {
+				tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc, idx, nidx, k0)
 				continue
 			}
-			tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false)
+			tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false, idx, nidx, k0)
 			for r := range 8 {
 				o := out[r*PanelWidth : (r+1)*PanelWidth]
-				storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(o), archsimd.LoadFloat32x16Slice(o[16:]), cols, acc)
+				storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(o), archsimd.LoadFloat32x16Slice(o[16:]), units, acc)
 			}
 		}
 		for ; i < m; i += 4 {
@@ -46,15 +77,15 @@ func gemmPacked16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) 
 			a1, a2, a3 := rest3(a0, m-i, ast)
 			c00, c01, c10, c11, c20, c21, c30, c31 := tile16(a0, a1, a2, a3, panel, kb)
 			rows := min(4, m-i)
-			storeTile16(c[i*n+col:], c00, c01, cols, acc)
+			storeTile16(c[i*n+col:], c00, c01, units, acc)
 			if rows > 1 {
-				storeTile16(c[(i+1)*n+col:], c10, c11, cols, acc)
+				storeTile16(c[(i+1)*n+col:], c10, c11, units, acc)
 			}
 			if rows > 2 {
-				storeTile16(c[(i+2)*n+col:], c20, c21, cols, acc)
+				storeTile16(c[(i+2)*n+col:], c20, c21, units, acc)
 			}
 			if rows > 3 {
-				storeTile16(c[(i+3)*n+col:], c30, c31, cols, acc)
+				storeTile16(c[(i+3)*n+col:], c30, c31, units, acc)
 			}
 		}
 	}
@@ -64,12 +95,13 @@ func gemmPacked16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) 
 // at c (cst bytes apart) the 8 x 32 tile of A B^T for the 8 rows of A from a
 // (ast bytes apart) and one panel of a packed B, k > 0: straight into C for a
 // full panel, into out (then copied) for a ragged one. It is assembly:
+// With nidx > 0 only the columns at idx (int32) and k0..k-1 are summed.
 // Go's compiler gives archsimd code only Z0-Z14, never folds a broadcast load
 // and puts an FMA's result in its multiplicand, so its 4 x 32 tile (tile16) spends
 // more instructions on register moves than on FMAs.
 //
 //go:noescape
-func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool)
+func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool, idx unsafe.Pointer, nidx, k0 int)
 
 // storeTile16 sets (or adds to) the first cols <= 32 values of dst from lo and hi.
 func storeTile16(dst []float32, lo, hi archsimd.Float32x16, cols int, acc bool) {
@@ -189,78 +221,4 @@ func tile8(a0, a1, a2, a3, panel unsafe.Pointer, kb uintptr) (c00, c01, c10, c11
 		}
 	}
 	return c00, c01, c10, c11, c20, c21, c30, c31
-}
-
-// addRows16 is AddRows with 16 lanes: y in blocks of 64 values held in 4
-// registers while the nonzeros' rows of w stream past (one load and one FMA per
-// vector and nonzero), then a masked block of 16 at a time for the rest.
-func addRows16(y, w []float32, idx []int32, vals []float32, n int) {
-	if len(idx) == 0 || n <= 0 {
-		return
-	}
-	_ = y[n-1]
-	for _, j := range idx {
-		_ = w[int(j)*n+n-1]
-	}
-	wb, yb := base(w), base(y)
-	i := 0
-	for ; i+64 <= n; i += 64 {
-		yp := unsafe.Add(yb, i*4)
-		y0, y1, y2, y3 := load16(yp, 0), load16(yp, 64), load16(yp, 128), load16(yp, 192)
-		for t, j := range idx {
-			v := archsimd.BroadcastFloat32x16(vals[t])
-			p := unsafe.Add(wb, (int(j)*n+i)*4)
-			y0, y1 = v.MulAdd(load16(p, 0), y0), v.MulAdd(load16(p, 64), y1)
-			y2, y3 = v.MulAdd(load16(p, 128), y2), v.MulAdd(load16(p, 192), y3)
-		}
-		y0.Store((*[16]float32)(yp))
-		y1.Store((*[16]float32)(unsafe.Add(yp, 64)))
-		y2.Store((*[16]float32)(unsafe.Add(yp, 128)))
-		y3.Store((*[16]float32)(unsafe.Add(yp, 192)))
-	}
-	for ; i < n; i += 16 {
-		e := min(i+16, n)
-		s := loadPart16(y[i:e])
-		for t, j := range idx {
-			o := int(j) * n
-			s = archsimd.BroadcastFloat32x16(vals[t]).MulAdd(loadPart16(w[o+i:o+e]), s)
-		}
-		storePart16(s, y[i:e])
-	}
-}
-
-// addRows8 is addRows16 with 8 lanes: blocks of 32 values in 4 registers.
-func addRows8(y, w []float32, idx []int32, vals []float32, n int) {
-	if len(idx) == 0 || n <= 0 {
-		return
-	}
-	_ = y[n-1]
-	for _, j := range idx {
-		_ = w[int(j)*n+n-1]
-	}
-	wb, yb := base(w), base(y)
-	i := 0
-	for ; i+32 <= n; i += 32 {
-		yp := unsafe.Add(yb, i*4)
-		y0, y1, y2, y3 := load8(yp, 0), load8(yp, 32), load8(yp, 64), load8(yp, 96)
-		for t, j := range idx {
-			v := archsimd.BroadcastFloat32x8(vals[t])
-			p := unsafe.Add(wb, (int(j)*n+i)*4)
-			y0, y1 = v.MulAdd(load8(p, 0), y0), v.MulAdd(load8(p, 32), y1)
-			y2, y3 = v.MulAdd(load8(p, 64), y2), v.MulAdd(load8(p, 96), y3)
-		}
-		y0.Store((*[8]float32)(yp))
-		y1.Store((*[8]float32)(unsafe.Add(yp, 32)))
-		y2.Store((*[8]float32)(unsafe.Add(yp, 64)))
-		y3.Store((*[8]float32)(unsafe.Add(yp, 96)))
-	}
-	for ; i < n; i += 8 {
-		e := min(i+8, n)
-		s := loadPart8(y[i:e])
-		for t, j := range idx {
-			o := int(j) * n
-			s = archsimd.BroadcastFloat32x8(vals[t]).MulAdd(loadPart8(w[o+i:o+e]), s)
-		}
-		storePart8(s, y[i:e])
-	}
 }

@@ -65,7 +65,7 @@ type impl struct {
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
 
 	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
-	addRows    func(y, w []float32, idx []int32, vals []float32, n int)
+	gemmSparse func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int)
 }
 
 // cur is read by every kernel call; it is set once, before main (and by tests).
@@ -104,20 +104,24 @@ func PackNT(dst, b []float32, n, k int) {
 // 4 x 32 tile of C in registers and stream A and B once per tile.
 func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, k, bp, m, n, k, acc) }
 
-// GemmPackedLD is GemmPacked with the rows of A lda >= k values apart: row i of A
-// is a[i*lda : i*lda+k], the first k columns of a wider matrix (or any k
-// consecutive ones, from a slice that starts at the first).
-func GemmPackedLD(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
-	if lda < k {
-		panic("kernel: GemmPackedLD with lda < k")
-	}
-	cur.gemmPacked(c, a, lda, bp, m, n, k, acc)
+// SparseGroup is the number of rows of A that share one column list in
+// GemmPackedSparse.
+const SparseGroup = 8
+
+// GemmPackedSparse is GemmPacked (C = A B^T, B packed, no accumulation) for an A
+// whose first k0 columns are mostly zeros: the rows of group g (rows
+// SparseGroup*g to SparseGroup*g+SparseGroup-1) have nonzero values below
+// column k0 only in the columns cols[off[g]:off[g+1]] (ascending, each < k0);
+// columns k0 to k-1 are always summed. A kernel may skip the other columns
+// below k0 (the AVX-512 one does, for full groups) or sum them (they are
+// zeros), so the caller must list every nonzero one. off holds
+// m/SparseGroup+1 values.
+func GemmPackedSparse(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+	cur.gemmSparse(c, a, bp, m, n, k, k0, cols, off)
 }
 
-// AddRows adds a combination of rows of w (n values each) to y:
-// y[:n] += sum_t vals[t] * w[idx[t]*n : idx[t]*n+n]. It is the input term of a
-// sparse input row: one row of W^T per nonzero value, instead of a product
-// with every column. idx and vals have the same length.
-func AddRows(y, w []float32, idx []int32, vals []float32, n int) {
-	cur.addRows(y, w, idx, vals[:len(idx)], n)
+// gemmSparseDense is GemmPackedSparse for kernels without a column list: every
+// column is summed.
+func gemmSparseDense(gemm func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)) func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+	return func(c, a, bp []float32, m, n, k, _ int, _ []int32, _ []int) { gemm(c, a, k, bp, m, n, k, false) }
 }

@@ -136,7 +136,7 @@ var generic = impl{
 	lstmStep:  lstmStepGeneric,
 
 	gemmPacked: gemmPackedGeneric,
-	addRows:    addRowsGeneric,
+	gemmSparse: gemmSparseDense(gemmPackedGeneric),
 }
 
 func gemmPackedGeneric(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
@@ -154,16 +154,6 @@ func gemmPackedGeneric(c, a []float32, lda int, bp []float32, m, n, k int, acc b
 				s += ci[j]
 			}
 			ci[j] = s
-		}
-	}
-}
-
-func addRowsGeneric(y, w []float32, idx []int32, vals []float32, n int) {
-	y = y[:n]
-	for t, j := range idx {
-		v, row := vals[t], w[int(j)*n:int(j)*n+n]
-		for i := range y {
-			y[i] += v * row[i]
 		}
 	}
 }

@@ -394,58 +394,49 @@ func TestLSTMStep(t *testing.T) {
 	})
 }
 
-// TestGemmPackedLD runs GemmPacked on k columns at an offset of a wider A (lda > k).
-func TestGemmPackedLD(t *testing.T) {
+// TestGemmPackedSparse zeroes the columns below k0 that a group of rows does
+// not list and checks the product against the float64 reference.
+func TestGemmPackedSparse(t *testing.T) {
 	forEach(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(9, 10))
-		for _, m := range []int{1, 3, 8, 13, 20} {
-			for _, n := range []int{5, 32, 70} {
-				for _, k := range []int{1, 29, 129} {
-					const off, extra = 3, 5
-					lda := off + k + extra
-					a, b := randSlice(r, m*lda), randSlice(r, n*k)
+		r := rand.New(rand.NewPCG(13, 14))
+		for _, m := range []int{1, 7, 8, 13, 24, 37} {
+			for _, n := range []int{5, 32, 70, 512} {
+				for _, k0 := range []int{1, 28} {
+					k := k0 + 129
+					a, b := randSlice(r, m*k), randSlice(r, n*k)
+					var cols []int32
+					off := []int{0}
+					for g := 0; g < m/SparseGroup+1; g++ {
+						keep := make([]bool, k0)
+						for j := range keep {
+							if keep[j] = r.IntN(3) == 0; keep[j] && g < m/SparseGroup {
+								cols = append(cols, int32(j))
+							}
+						}
+						for i := g * SparseGroup; i < min(m, (g+1)*SparseGroup); i++ {
+							for j, kj := range keep {
+								// unlisted columns are zeros; the last rows (no group) keep some
+								if !kj && (g < m/SparseGroup || j%2 == 0) {
+									a[i*k+j] = 0
+								}
+							}
+						}
+						if g < m/SparseGroup {
+							off = append(off, len(cols))
+						}
+					}
 					bp := make([]float32, PackedLen(n, k))
 					PackNT(bp, b, n, k)
 					c := padded(m * n)
-					GemmPackedLD(c, a[off:], lda, bp, m, n, k, false)
-					checkPad(t, "GemmPackedLD", c, m*n)
+					GemmPackedSparse(c, a, bp, m, n, k, k0, cols, off)
+					checkPad(t, "GemmPackedSparse", c, m*n)
 					for i := 0; i < m; i++ {
 						for j := 0; j < n; j++ {
-							want, mag := dot64(a[i*lda+off:i*lda+off+k], b[j*k:j*k+k])
+							want, mag := dot64(a[i*k:i*k+k], b[j*k:j*k+k])
 							if !near(c[i*n+j], want, mag) {
-								t.Fatalf("m=%d n=%d k=%d lda=%d: c[%d,%d] = %v, want %v", m, n, k, lda, i, j, c[i*n+j], want)
+								t.Fatalf("m=%d n=%d k0=%d: c[%d,%d] = %v, want %v", m, n, k0, i, j, c[i*n+j], want)
 							}
 						}
-					}
-				}
-			}
-		}
-	})
-}
-
-func TestAddRows(t *testing.T) {
-	forEach(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(11, 12))
-		for _, n := range []int{1, 7, 16, 33, 64, 70, 512, 515} {
-			for _, nnz := range []int{0, 1, 2, 5, 28} {
-				const rows = 28
-				w, y0 := randSlice(r, rows*n), randSlice(r, n)
-				idx, vals := make([]int32, nnz), randSlice(r, nnz+2) // vals may be longer
-				for i := range idx {
-					idx[i] = int32(r.IntN(rows))
-				}
-				y := padded(n)
-				copy(y, y0)
-				AddRows(y, w, idx, vals, n)
-				checkPad(t, "AddRows", y, n)
-				for i := 0; i < n; i++ {
-					want, mag := float64(y0[i]), math.Abs(float64(y0[i]))
-					for k, j := range idx {
-						p := float64(vals[k]) * float64(w[int(j)*n+i])
-						want, mag = want+p, mag+math.Abs(p)
-					}
-					if !near(y[i], want, mag) {
-						t.Fatalf("n=%d nnz=%d: y[%d] = %v, want %v", n, nnz, i, y[i], want)
 					}
 				}
 			}
