@@ -62,14 +62,7 @@ func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
 // images right as ONNX Runtime, and the count Keras recorded in the metadata
 // (9917 and 9938 of 10,000). The race-enabled run checks the first 500 (make test also runs it in full without -race).
 func TestEvalMatchesONNXRuntime(t *testing.T) {
-	dir, err := mnistdata.Dir(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, labels, err := vision.LoadMNISTTest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, labels := mnistTest(t)
 	n := len(images)
 	if raceEnabled {
 		n = 500
@@ -184,14 +177,7 @@ func BenchmarkInterleaved(b *testing.B) {
 // onnxtest.MNISTBinding's pseudo-random pixels are dense.
 func mnistTestBinding(tb testing.TB, m *model.Model, batch int) model.Binding {
 	tb.Helper()
-	dir, err := mnistdata.Dir(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	images, _, err := vision.LoadMNISTTest(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	images, _ := mnistTest(tb)
 	x := model.NewFloat32(model.Shape{int64(batch), 28, 28}, nil)
 	d := x.Float32s()
 	for i, img := range images[:batch] {
@@ -205,4 +191,18 @@ func mnistTestBinding(tb testing.TB, m *model.Model, batch int) model.Binding {
 		tb.Fatal(err)
 	}
 	return bd
+}
+
+// mnistTest is MNIST's test set from the GoMNIST module.
+func mnistTest(tb testing.TB) ([]vision.Gray, []uint8) {
+	tb.Helper()
+	dir, err := mnistdata.Dir(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	images, labels, err := vision.LoadMNISTTest(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return images, labels
 }
