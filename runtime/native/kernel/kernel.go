@@ -64,7 +64,8 @@ type impl struct {
 	lstmCell  func(g, c, h []float32, hidden int)
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
 
-	gemmPacked func(c, a, bp []float32, m, n, k int, acc bool)
+	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
+	gemmSparse func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int)
 }
 
 // cur is read by every kernel call; it is set once, before main (and by tests).
@@ -101,4 +102,26 @@ func PackNT(dst, b []float32, n, k int) {
 // GemmPacked is GemmNT with B packed by PackNT: C = A * B^T (+ C when acc), A m x k,
 // C m x n. It is the batched-step GEMM: the packed layout lets the kernel keep a
 // 4 x 32 tile of C in registers and stream A and B once per tile.
-func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, bp, m, n, k, acc) }
+func GemmPacked(c, a, bp []float32, m, n, k int, acc bool) { cur.gemmPacked(c, a, k, bp, m, n, k, acc) }
+
+// SparseGroup is the number of rows of A that share one column list in
+// GemmPackedSparse.
+const SparseGroup = 8
+
+// GemmPackedSparse is GemmPacked (C = A B^T, B packed, no accumulation) for an A
+// whose first k0 columns are mostly zeros: the rows of group g (rows
+// SparseGroup*g to SparseGroup*g+SparseGroup-1) have nonzero values below
+// column k0 only in the columns cols[off[g]:off[g+1]] (ascending, each < k0);
+// columns k0 to k-1 are always summed. A kernel may skip the other columns
+// below k0 (the AVX-512 one does, for full groups) or sum them (they are
+// zeros), so the caller must list every nonzero one. off holds
+// m/SparseGroup+1 values.
+func GemmPackedSparse(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+	cur.gemmSparse(c, a, bp, m, n, k, k0, cols, off)
+}
+
+// gemmSparseDense is GemmPackedSparse for kernels without a column list: every
+// column is summed.
+func gemmSparseDense(gemm func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)) func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+	return func(c, a, bp []float32, m, n, k, _ int, _ []int32, _ []int) { gemm(c, a, k, bp, m, n, k, false) }
+}

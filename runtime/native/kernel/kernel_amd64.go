@@ -15,7 +15,8 @@ type lanes struct {
 	name       string
 	matVec     func(y, w, x, b1, b2 []float32, rows, cols int, acc bool)
 	gemmNT     func(c, a, b []float32, m, n, k int, acc bool)
-	gemmPacked func(c, a, bp []float32, m, n, k int, acc bool)
+	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
+	gemmSparse func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int)
 	addBias    func(x, b []float32, m, n int)
 	sigmoid    func(dst, src []float32)
 	tanh       func(dst, src []float32)
@@ -26,8 +27,8 @@ type lanes struct {
 // avx512 uses 16-lane vectors (AVX-512 F, CD, BW, DQ and VL, as archsimd bundles
 // them); avx2 uses 8-lane vectors with FMA.
 var (
-	avx512 = simdImpl(lanes{"avx512", matVec16, gemmNT16, gemmPacked16, addBias16, sigmoid16, tanh16, softmax16, lstmCell16})
-	avx2   = simdImpl(lanes{"avx2", matVec8, gemmNT8, gemmPacked8, addBias8, sigmoid8, tanh8, softmax8, lstmCell8})
+	avx512 = simdImpl(lanes{"avx512", matVec16, gemmNT16, gemmPacked16, gemmSparse16, addBias16, sigmoid16, tanh16, softmax16, lstmCell16})
+	avx2   = simdImpl(lanes{"avx2", matVec8, gemmNT8, gemmPacked8, gemmSparseDense(gemmPacked8), addBias8, sigmoid8, tanh8, softmax8, lstmCell8})
 )
 
 // simdImpl adapts l to the package's entry points, each ending with VZEROUPPER.
@@ -43,13 +44,20 @@ func simdImpl(l lanes) impl {
 			l.matVec(y, w, x, nil, nil, rows, cols, true)
 			vz()
 		},
-		gemmNT:     func(c, a, b []float32, m, n, k int, acc bool) { l.gemmNT(c, a, b, m, n, k, acc); vz() },
-		gemmPacked: func(c, a, bp []float32, m, n, k int, acc bool) { l.gemmPacked(c, a, bp, m, n, k, acc); vz() },
-		addBias:    func(x, b []float32, m, n int) { l.addBias(x, b, m, n); vz() },
-		sigmoid:    func(dst, src []float32) { l.sigmoid(dst, src); vz() },
-		tanh:       func(dst, src []float32) { l.tanh(dst, src); vz() },
-		softmax:    func(x []float32) { l.softmax(x); vz() },
-		lstmCell:   func(g, c, h []float32, hidden int) { l.lstmCell(g, c, h, hidden); vz() },
+		gemmNT: func(c, a, b []float32, m, n, k int, acc bool) { l.gemmNT(c, a, b, m, n, k, acc); vz() },
+		gemmPacked: func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
+			l.gemmPacked(c, a, lda, bp, m, n, k, acc)
+			vz()
+		},
+		gemmSparse: func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int) {
+			l.gemmSparse(c, a, bp, m, n, k, k0, cols, off)
+			vz()
+		},
+		addBias:  func(x, b []float32, m, n int) { l.addBias(x, b, m, n); vz() },
+		sigmoid:  func(dst, src []float32) { l.sigmoid(dst, src); vz() },
+		tanh:     func(dst, src []float32) { l.tanh(dst, src); vz() },
+		softmax:  func(x []float32) { l.softmax(x); vz() },
+		lstmCell: func(g, c, h []float32, hidden int) { l.lstmCell(g, c, h, hidden); vz() },
 		lstmStep: func(g, c, h, r, b, col []float32, hidden int) {
 			l.matVec(g, r, h, b, col, 4*hidden, hidden, false)
 			l.lstmCell(g, c, h, hidden)

@@ -136,12 +136,13 @@ var generic = impl{
 	lstmStep:  lstmStepGeneric,
 
 	gemmPacked: gemmPackedGeneric,
+	gemmSparse: gemmSparseDense(gemmPackedGeneric),
 }
 
-func gemmPackedGeneric(c, a, bp []float32, m, n, k int, acc bool) {
+func gemmPackedGeneric(c, a []float32, lda int, bp []float32, m, n, k int, acc bool) {
 	bp = bp[:PackedLen(n, k)]
 	for i := 0; i < m; i++ {
-		ai, ci := a[i*k:i*k+k], c[i*n:i*n+n]
+		ai, ci := a[i*lda:i*lda+k], c[i*n:i*n+n]
 		for j := 0; j < n; j++ {
 			panel := bp[j/PanelWidth*PanelWidth*k:]
 			t := j % PanelWidth

@@ -393,3 +393,53 @@ func TestLSTMStep(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmPackedSparse zeroes the columns below k0 that a group of rows does
+// not list and checks the product against the float64 reference.
+func TestGemmPackedSparse(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(13, 14))
+		for _, m := range []int{1, 7, 8, 13, 24, 37} {
+			for _, n := range []int{5, 32, 70, 512} {
+				for _, k0 := range []int{1, 28} {
+					k := k0 + 129
+					a, b := randSlice(r, m*k), randSlice(r, n*k)
+					var cols []int32
+					off := []int{0}
+					for g := 0; g < m/SparseGroup+1; g++ {
+						keep := make([]bool, k0)
+						for j := range keep {
+							if keep[j] = r.IntN(3) == 0; keep[j] && g < m/SparseGroup {
+								cols = append(cols, int32(j))
+							}
+						}
+						for i := g * SparseGroup; i < min(m, (g+1)*SparseGroup); i++ {
+							for j, kj := range keep {
+								// unlisted columns are zeros; the last rows (no group) keep some
+								if !kj && (g < m/SparseGroup || j%2 == 0) {
+									a[i*k+j] = 0
+								}
+							}
+						}
+						if g < m/SparseGroup {
+							off = append(off, len(cols))
+						}
+					}
+					bp := make([]float32, PackedLen(n, k))
+					PackNT(bp, b, n, k)
+					c := padded(m * n)
+					GemmPackedSparse(c, a, bp, m, n, k, k0, cols, off)
+					checkPad(t, "GemmPackedSparse", c, m*n)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							want, mag := dot64(a[i*k:i*k+k], b[j*k:j*k+k])
+							if !near(c[i*n+j], want, mag) {
+								t.Fatalf("m=%d n=%d k0=%d: c[%d,%d] = %v, want %v", m, n, k0, i, j, c[i*n+j], want)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -62,14 +62,7 @@ func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
 // images right as ONNX Runtime, and the count Keras recorded in the metadata
 // (9917 and 9938 of 10,000). The race-enabled run checks the first 500 (make test also runs it in full without -race).
 func TestEvalMatchesONNXRuntime(t *testing.T) {
-	dir, err := mnistdata.Dir(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, labels, err := vision.LoadMNISTTest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, labels := mnistTest(t)
 	n := len(images)
 	if raceEnabled {
 		n = 500
@@ -153,6 +146,7 @@ func BenchmarkInterleaved(b *testing.B) {
 	}{
 		{"CharStep/batch=64", "char.onnx", func(tb testing.TB, m *model.Model) model.Binding { return onnxtest.CharBinding(tb, m, 64, 1) }},
 		{"MNIST/batch=256", "mnist.onnx", func(tb testing.TB, m *model.Model) model.Binding { return onnxtest.MNISTBinding(tb, m, 256) }},
+		{"MNIST/batch=256/test-images", "mnist.onnx", func(tb testing.TB, m *model.Model) model.Binding { return mnistTestBinding(tb, m, 256) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var bds [2]model.Binding
@@ -176,4 +170,39 @@ func BenchmarkInterleaved(b *testing.B) {
 			b.ReportMetric(float64(best[1])/float64(best[0]), "native/onnx")
 		})
 	}
+}
+
+// mnistTestBinding binds the first batch images of MNIST's test set (x/255, as
+// the classifier feeds them): real digits, about 80% zero pixels, where
+// onnxtest.MNISTBinding's pseudo-random pixels are dense.
+func mnistTestBinding(tb testing.TB, m *model.Model, batch int) model.Binding {
+	tb.Helper()
+	images, _ := mnistTest(tb)
+	x := model.NewFloat32(model.Shape{int64(batch), 28, 28}, nil)
+	d := x.Float32s()
+	for i, img := range images[:batch] {
+		for j, p := range img.Pix {
+			d[i*784+j] = float32(p) / 255
+		}
+	}
+	out := m.Signature().Outputs[0].Name
+	bd, err := m.Bind(map[string]*model.Tensor{"x": x}, map[string]*model.Tensor{out: model.NewFloat32(model.Shape{int64(batch), 10}, nil)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bd
+}
+
+// mnistTest is MNIST's test set from the GoMNIST module.
+func mnistTest(tb testing.TB) ([]vision.Gray, []uint8) {
+	tb.Helper()
+	dir, err := mnistdata.Dir(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	images, labels, err := vision.LoadMNISTTest(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return images, labels
 }
