@@ -12,7 +12,7 @@ char:       one LSTM(128) -> Dense(V, softmax) over one-hot characters of the pl
             then fine-tuned on the play's training part; the epoch is chosen on a
             validation slice at the end of the training part, never on the held-out
             last 10% (that is only measured).
-char_large: LSTM(256) -> LSTM(256) -> Dense(V, softmax) over tinyshakespeare.txt's own
+char_large: LSTM(512) -> LSTM(512) -> Dense(V, softmax) over tinyshakespeare.txt's own
             vocabulary, trained on its first 90% and measured on its last 10%.
 """
 
@@ -34,7 +34,7 @@ from .onnx_export import DenseWeights, LSTMWeights
 from .train import Settings, keras_dense_weights, keras_lstm_weights, log, seed_everything
 
 UNITS = 128
-LARGE_UNITS = (256, 256)
+LARGE_UNITS = (512, 512)
 
 # tinyshakespeare.txt's characters that the play's vocabulary lacks: the apostrophe is
 # the play's typographic one, the two capitals are lower-cased; '$' (once) and '3'
@@ -466,22 +466,22 @@ def train_char(text: Text, pretrain: Text | None, s: Settings, cache: Path | Non
 
 
 def train_char_large(text: Text, s: Settings, cache: Path | None = None) -> CharResult:
-    """LSTM(256) -> LSTM(256) over `text`'s own vocabulary: first 90% trained on (its
+    """LSTM(512) -> LSTM(512) over `text`'s own vocabulary: first 90% trained on (its
     last 5% choosing the epoch), last 10% held out."""
     W, vocab, index, encoded, split = prepare(text, s)
     V = len(vocab)
     val_lo = int(split * 0.95)
     units = LARGE_UNITS
-    dropout = 0.2
-    epochs = s.n_epochs("char_large", 10)
-    step, batch, lr = W, 32, 2e-3
+    dropout = 0.3
+    epochs = s.n_epochs("char_large", 20)
+    step, batch, lr = W, 64, 2e-3
     seq = sequence_model(V, units, dropout, "char_large_sequence")
     starts = np.arange(0, val_lo - W - 1, step)
     if s.fast:
         starts = starts[:128]
     val = lambda m: chunked_loss(m, encoded, val_lo, split, W, V)  # noqa: E731
     spec = {"model": "char_large", "text": text.sha256, "seed": s.seed, "fast": s.fast, "W": W, "epochs": epochs,
-            "step": step, "lr": lr, "batch": batch, "units": units, "dropout": dropout, "version": 1}
+            "step": step, "lr": lr, "batch": batch, "units": units, "dropout": dropout, "version": 2}
     log(f"char_large: {len(encoded)} characters, V={V}; training on [0, {val_lo}), choosing the epoch on "
         f"[{val_lo}, {split}), held out [{split}, {len(encoded)}) ({len(encoded) - split} characters)")
     record = load_cached(cache, "char_large", spec, seq)

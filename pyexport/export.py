@@ -212,7 +212,7 @@ def export_char_large(text: data.Text, s, stage: Stage, cache: Path | None) -> d
     from . import chartrain
 
     res = chartrain.train_char_large(text, s, cache)
-    return export_text_model(res, text, s, stage, windowed=False, rollout=False)
+    return export_text_model(res, text, s, stage, windowed=False, rollout=True)
 
 
 def export_text_model(res, text: data.Text, s, stage: Stage, windowed: bool, rollout: bool) -> dict:

@@ -54,6 +54,10 @@ rnat --model "$export_dir/char.onnx" --json >"$out/go_char_native.json"
 rnat --model "$export_dir/char.onnx" --only batched --shards 2 --json >"$out/go_char_native_shards2.json"
 step "rnnrun bench --backend native mnist.onnx"
 rnat --model "$export_dir/mnist.onnx" --json --batch 1,32,256 "${images[@]}" >"$out/go_mnist_native.json"
+# The larger model, where compute rather than call overhead dominates.
+step "rnnrun bench char_large.onnx on ONNX Runtime and native"
+rn --model "$export_dir/char_large.onnx" --only stateful,batched --shards 2 --json >"$out/go_char_large.json"
+rnat --model "$export_dir/char_large.onnx" --only stateful,batched --shards 2 --json >"$out/go_char_large_native.json"
 # The cgo-free route Go users have today: onnx-gomlx on GoMLX's simplego, in its own module.
 step "onnx-gomlx (bench/gomlx)"
 gxsteps=2000

@@ -39,8 +39,8 @@ func (c Case) ModelInputs() map[string]*model.Tensor {
 	return in
 }
 
-// File is one golden file. Rollout files (char_rollout.json) use Indices,
-// Probs, HOut and COut; image files add Labels.
+// File is one golden file. Rollout files (char_rollout.json,
+// char_large_rollout.json) use Indices, Probs and Final; image files add Labels.
 type File struct {
 	Model     string  `json:"model"`
 	Tolerance float64 `json:"tolerance"`
@@ -49,8 +49,9 @@ type File struct {
 
 	Indices []int  `json:"indices"`
 	Probs   Tensor `json:"probs"`
-	HOut    Tensor `json:"h_out"`
-	COut    Tensor `json:"c_out"`
+	// Final holds a rollout's state after its last step, by state output name
+	// (h_out, c_out; h0_out, c0_out, h1_out, c1_out): the file's *_out keys.
+	Final map[string]Tensor `json:"-"`
 }
 
 // ExportDir is the absolute path of models/export in this checkout.
@@ -76,7 +77,35 @@ func LoadFrom(dir, name string) (*File, error) {
 	if f.Tolerance == 0 {
 		f.Tolerance = 1e-5
 	}
+	if len(f.Indices) > 0 {
+		if f.Final, err = finalState(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	return &f, nil
+}
+
+// finalState reads a rollout file's *_out tensors.
+func finalState(b []byte) (map[string]Tensor, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, err
+	}
+	final := map[string]Tensor{}
+	for k, v := range keys {
+		if !strings.HasSuffix(k, "_out") {
+			continue
+		}
+		var t Tensor
+		if err := json.Unmarshal(v, &t); err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		final[k] = t
+	}
+	if len(final) == 0 {
+		return nil, fmt.Errorf("a rollout file with no final state (*_out keys)")
+	}
+	return final, nil
 }
 
 // CaseFiles lists the golden files that hold cases (testdata/*.json except

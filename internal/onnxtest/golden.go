@@ -37,49 +37,99 @@ func GoldenCases(t testing.TB, m *model.Model, g *golden.File) float64 {
 	return worst
 }
 
-// GoldenRollout runs a stateful rollout file (char_rollout.json): one
-// character per call through two Bindings that swap h and c, as the
-// generation hot path does; every step's distribution and the final state
-// must be within the file's tolerance. It returns the worst difference.
-func GoldenRollout(t testing.TB, m *model.Model, g *golden.File) float64 {
+// Stepper steps a stateful model one character per call through two
+// Bindings that swap the state tensors, as the generation hot path does. The
+// state pairs come from the model's metadata (h, c; h0, c0, h1, c1, ...).
+type Stepper struct {
+	x, probs *model.Tensor
+	ins      []string // state input names
+	outs     []string // the matching state output names
+	state    [2][]*model.Tensor
+	runs     [2]model.Binding
+	cur      int
+}
+
+// NewStepper binds m for one stream; the Bindings close when t ends.
+func NewStepper(t testing.TB, m *model.Model) *Stepper {
 	t.Helper()
-	V := g.Probs.Shape[1]
-	H := g.HOut.Shape[1]
-	x := model.NewFloat32(model.Shape{1, 1, V}, nil)
-	probs := model.NewFloat32(model.Shape{1, V}, nil)
-	h := [2]*model.Tensor{model.NewFloat32(model.Shape{1, H}, nil), model.NewFloat32(model.Shape{1, H}, nil)}
-	c := [2]*model.Tensor{model.NewFloat32(model.Shape{1, H}, nil), model.NewFloat32(model.Shape{1, H}, nil)}
-	var runs [2]model.Binding
+	meta, sig := m.Metadata(), m.Signature()
+	xi, ok := sig.Input("x")
+	if !ok || len(meta.StateInputs) == 0 {
+		t.Fatalf("not a stateful char model: inputs %v, state inputs %v", sig.Inputs, meta.StateInputs)
+	}
+	V := xi.Shape[2]
+	s := &Stepper{x: model.NewFloat32(model.Shape{1, 1, V}, nil), probs: model.NewFloat32(model.Shape{1, V}, nil),
+		ins: meta.StateInputs, outs: meta.StateOutputs}
 	for k := range 2 {
-		b, err := m.Bind(map[string]*model.Tensor{"x": x, "h": h[k], "c": c[k]},
-			map[string]*model.Tensor{"probs": probs, "h_out": h[1-k], "c_out": c[1-k]})
+		for _, name := range s.ins {
+			si, _ := sig.Input(name)
+			s.state[k] = append(s.state[k], model.NewFloat32(model.Shape{1, si.Shape[1]}, nil))
+		}
+	}
+	for k := range 2 {
+		in := map[string]*model.Tensor{"x": s.x}
+		out := map[string]*model.Tensor{"probs": s.probs}
+		for i := range s.ins {
+			in[s.ins[i]], out[s.outs[i]] = s.state[k][i], s.state[1-k][i]
+		}
+		b, err := m.Bind(in, out)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer b.Close()
-		runs[k] = b
+		t.Cleanup(func() { b.Close() })
+		s.runs[k] = b
 	}
+	return s
+}
+
+// Step feeds the character of index idx and returns the next distribution.
+func (s *Stepper) Step(idx int) ([]float32, error) {
+	clear(s.x.Float32s())
+	s.x.Float32s()[idx] = 1
+	if err := s.runs[s.cur].Run(context.Background()); err != nil {
+		return nil, err
+	}
+	s.cur = 1 - s.cur
+	return s.probs.Float32s(), nil
+}
+
+// State returns the current value of the state output named out (h_out, ...).
+func (s *Stepper) State(out string) ([]float32, bool) {
+	for i, o := range s.outs {
+		if o == out {
+			return s.state[s.cur][i].Float32s(), true
+		}
+	}
+	return nil, false
+}
+
+// GoldenRollout runs a stateful rollout file (char_rollout.json,
+// char_large_rollout.json) through a Stepper: every step's distribution and
+// the final state must be within the file's tolerance. It returns the worst
+// difference.
+func GoldenRollout(t testing.TB, m *model.Model, g *golden.File) float64 {
+	t.Helper()
+	s := NewStepper(t, m)
+	V := g.Probs.Shape[1]
 	var worst float64
-	cur := 0
 	for step, idx := range g.Indices {
-		clear(x.Float32s())
-		x.Float32s()[idx] = 1
-		if err := runs[cur].Run(context.Background()); err != nil {
+		probs, err := s.Step(idx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		cur = 1 - cur
 		want := g.Probs.Data[int64(step)*V : int64(step+1)*V]
-		d, err := golden.MaxDiff(probs.Float32s(), want)
+		d, err := golden.MaxDiff(probs, want)
 		if err != nil || d > g.Tolerance {
 			t.Fatalf("step %d: max diff %g > %g (%v)", step, d, g.Tolerance, err)
 		}
 		worst = max(worst, d)
 	}
-	for name, pair := range map[string]struct {
-		got  *model.Tensor
-		want golden.Tensor
-	}{"h_out": {h[cur], g.HOut}, "c_out": {c[cur], g.COut}} {
-		d, err := golden.MaxDiff(pair.got.Float32s(), pair.want.Data)
+	for name, want := range g.Final {
+		got, ok := s.State(name)
+		if !ok {
+			t.Fatalf("the golden file's %s is not a state output of %s", name, g.Model)
+		}
+		d, err := golden.MaxDiff(got, want.Data)
 		if err != nil || d > g.Tolerance {
 			t.Fatalf("final %s: max diff %g (%v)", name, d, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rnnrun/rnnrun/internal/golden"
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/tensorflow"
 )
@@ -98,73 +99,51 @@ func equalShape(a model.Shape, b []int64) bool {
 	return true
 }
 
-// The 50-step stateful rollout, one character per call through Bindings (the
-// generation hot path), carrying h and c: every step's distribution and the
-// final state equal Keras's, and ONNX Runtime's run side by side.
+// The 50-step stateful rollouts (char, char_large), one character per call
+// through Bindings (the generation hot path), carrying the state: every step's
+// distribution and the final state equal Keras's, and ONNX Runtime's run side
+// by side.
 func TestGoldenRollout(t *testing.T) {
-	g := loadGolden(t, "char_rollout.json")
-	V, H := g.Probs.Shape[1], g.HOut.Shape[1]
-	type stepper struct {
-		probs *model.Tensor
-		h, c  [2]*model.Tensor
-		runs  [2]model.Binding
-		cur   int
+	for _, name := range []string{"char", "char_large"} {
+		t.Run(name, func(t *testing.T) { goldenRollout(t, name) })
 	}
-	x := model.NewFloat32(model.Shape{1, 1, V}, nil)
-	newStepper := func(m *model.Model) *stepper {
-		s := &stepper{probs: model.NewFloat32(model.Shape{1, V}, nil)}
-		for k := range 2 {
-			s.h[k], s.c[k] = model.NewFloat32(model.Shape{1, H}, nil), model.NewFloat32(model.Shape{1, H}, nil)
-		}
-		for k := range 2 {
-			b, err := m.Bind(map[string]*model.Tensor{"x": x, "h": s.h[k], "c": s.c[k]},
-				map[string]*model.Tensor{"probs": s.probs, "h_out": s.h[1-k], "c_out": s.c[1-k]})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			s.runs[k] = b
-		}
-		return s
-	}
-	tf := newStepper(open(t, savedModel("char"), "tf"))
-	ort := newStepper(open(t, onnxFile("char"), "onnx"))
+}
+
+func goldenRollout(t *testing.T, name string) {
+	g := loadGolden(t, name+"_rollout.json")
+	V := g.Probs.Shape[1]
+	tf := onnxtest.NewStepper(t, open(t, savedModel(name), "tf"))
+	ort := onnxtest.NewStepper(t, open(t, onnxFile(name), "onnx"))
 	var worstKeras, worstORT float64
+	check := func(what string, got, want, ref []float32) {
+		t.Helper()
+		dk, err := golden.MaxDiff(got, want)
+		if err != nil || dk > g.Tolerance {
+			t.Fatalf("%s: tf vs Keras max diff %g > %g (%v)", what, dk, g.Tolerance, err)
+		}
+		do, _ := golden.MaxDiff(got, ref)
+		if do > parityTolerance {
+			t.Fatalf("%s: tf vs onnx max diff %g", what, do)
+		}
+		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+	}
 	for step, idx := range g.Indices {
-		clear(x.Float32s())
-		x.Float32s()[idx] = 1
-		for _, s := range []*stepper{tf, ort} {
-			if err := s.runs[s.cur].Run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			s.cur = 1 - s.cur
+		got, err := tf.Step(idx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		want := g.Probs.Data[int64(step)*V : int64(step+1)*V]
-		dk, err := golden.MaxDiff(tf.probs.Float32s(), want)
-		if err != nil || dk > g.Tolerance {
-			t.Fatalf("step %d: tf vs Keras max diff %g > %g (%v)", step, dk, g.Tolerance, err)
+		ref, err := ort.Step(idx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		do, _ := golden.MaxDiff(tf.probs.Float32s(), ort.probs.Float32s())
-		if do > parityTolerance {
-			t.Fatalf("step %d: tf vs onnx max diff %g", step, do)
-		}
-		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+		check("step "+strconv.Itoa(step), got, g.Probs.Data[int64(step)*V:int64(step+1)*V], ref)
 	}
-	for name, pair := range map[string][3][]float32{
-		"h_out": {tf.h[tf.cur].Float32s(), g.HOut.Data, ort.h[ort.cur].Float32s()},
-		"c_out": {tf.c[tf.cur].Float32s(), g.COut.Data, ort.c[ort.cur].Float32s()},
-	} {
-		dk, err := golden.MaxDiff(pair[0], pair[1])
-		if err != nil || dk > g.Tolerance {
-			t.Fatalf("final %s: tf vs Keras max diff %g (%v)", name, dk, err)
-		}
-		do, _ := golden.MaxDiff(pair[0], pair[2])
-		if do > parityTolerance {
-			t.Fatalf("final %s: tf vs onnx max diff %g", name, do)
-		}
-		worstKeras, worstORT = max(worstKeras, dk), max(worstORT, do)
+	for out, want := range g.Final {
+		got, _ := tf.State(out)
+		ref, _ := ort.State(out)
+		check("final "+out, got, want.Data, ref)
 	}
-	t.Logf("PARITY char_rollout.json: %d steps, max diff tf-keras %.3g, tf-onnx %.3g (every step's probs and the final state)", len(g.Indices), worstKeras, worstORT)
+	t.Logf("PARITY %s_rollout.json: %d steps, %d state tensors, max diff tf-keras %.3g, tf-onnx %.3g", name, len(g.Indices), len(g.Final), worstKeras, worstORT)
 }
 
 // Beyond the golden cases: random batches, lengths and states give the same
