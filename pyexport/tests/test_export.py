@@ -29,7 +29,8 @@ def test_files_written(fast_export):
     assert names == {"char.onnx", "char_window.onnx", "char_large.onnx", "mnist.onnx", "mnist_tf.onnx", "char_savedmodel",
                      "char_large_savedmodel", "mnist_savedmodel", "mnist_tf_savedmodel", "testdata", "export-report.json"}
     assert {p.name for p in (out / "testdata").iterdir()} == {
-        "char.json", "char_rollout.json", "char_window.json", "char_large.json", "mnist.json", "mnist_tf.json"}
+        "char.json", "char_rollout.json", "char_window.json", "char_large.json", "char_large_rollout.json", "mnist.json",
+        "mnist_tf.json"}
     for sm in ("char_savedmodel", "char_large_savedmodel", "mnist_savedmodel", "mnist_tf_savedmodel"):
         assert (out / sm / "saved_model.pb").is_file() and (out / sm / "assets" / "rnnrun.json").is_file()
 
@@ -82,7 +83,10 @@ def test_golden_cases_and_fields(fast_export):
     for c in lg["cases"]:
         assert set(c["inputs"]) == {"x", "h0", "c0", "h1", "c1"}
         assert set(c["outputs"]) == {"probs", "h0_out", "c0_out", "h1_out", "c1_out"}
-        assert c["inputs"]["h1"]["shape"][1] == 256
+        assert c["inputs"]["h1"]["shape"][1] == 512
+    lr = golden.read_json(out / "testdata" / "char_large_rollout.json")
+    assert len(lr["indices"]) == 50 and {k for k in lr if k.endswith("_out")} == {"h0_out", "c0_out", "h1_out", "c1_out"}
+    assert lr["h1_out"]["shape"] == [1, 512]
     w = golden.read_json(out / "testdata" / "char_window.json")
     assert [c["inputs"]["x"]["shape"][:2] for c in w["cases"]] == [[1, 100], [2, 100]]
     for name, output in (("mnist", "probs"), ("mnist_tf", "logits")):
