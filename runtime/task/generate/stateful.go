@@ -44,7 +44,7 @@ func NewGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (g 
 // Generator zero-pads short histories and a warning says why.
 func windowedGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (*textgen.Generator, func() error, error) {
 	none := func() error { return nil }
-	if opts.Mode == textgen.ModeStateful || hasState(m) || dynamicTime(m) || m.Metadata().Task == model.TaskImageClassification {
+	if opts.Mode == textgen.ModeStateful || !stateless(m) || dynamicTime(m) {
 		g, err := textgen.New(m, opts)
 		return g, none, err
 	}
@@ -75,7 +75,7 @@ func windowedGenerator(ctx context.Context, m *model.Model, opts textgen.Options
 // stateModel is m, or m with its recurrent state exposed when mode asks for
 // (or auto chooses) stateful stepping of a stateless export.
 func stateModel(ctx context.Context, m *model.Model, mode textgen.Mode) (*model.Model, error) {
-	if mode == textgen.ModeWindowed || hasState(m) || m.Metadata().Task == model.TaskImageClassification {
+	if mode == textgen.ModeWindowed || !stateless(m) {
 		return m, nil
 	}
 	if mode == textgen.ModeAuto && !dynamicTime(m) {
@@ -91,6 +91,12 @@ func stateModel(ctx context.Context, m *model.Model, mode textgen.Mode) (*model.
 		return nil, fmt.Errorf("%w: %w", textgen.ErrInvalidMode, err)
 	}
 	return nil, err
+}
+
+// stateless reports whether m is a text model with no state inputs: the
+// models whose state can be exposed or whose time dimension relaxed.
+func stateless(m *model.Model) bool {
+	return !hasState(m) && m.Metadata().Task != model.TaskImageClassification
 }
 
 // hasState reports whether m has state inputs already: named in its metadata,
