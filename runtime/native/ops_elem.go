@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
@@ -238,6 +239,7 @@ func unaryFloats(kind unKind, dst, src []float32) {
 		kernel.Tanh(dst, src)
 		return
 	}
+	avx.ClearUpper() // math.Exp, Log and Sqrt below: see package avx
 	for k, v := range src {
 		switch kind {
 		case opRelu:

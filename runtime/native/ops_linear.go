@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
@@ -293,6 +294,7 @@ func softmaxStrided(x []float32, base, dim, stride int, log bool) {
 		m = max(m, x[base+k*stride])
 	}
 	var sum float64
+	avx.ClearUpper() // math.Exp: see package avx
 	for k := range dim {
 		sum += math.Exp(float64(x[base+k*stride] - m))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
@@ -13,6 +14,10 @@ import (
 // DefaultMaxBatch is the largest number of streams a Batcher steps in one call
 // when BatcherOptions.MaxBatch is 0.
 const DefaultMaxBatch = 256
+
+// DefaultFlush is how long a stream's new text may wait in its shard before
+// the caller is woken to take it, when BatcherOptions.Flush is 0.
+const DefaultFlush = time.Millisecond
 
 // BatcherOptions configure a Batcher. The zero value works.
 type BatcherOptions struct {
@@ -24,6 +29,14 @@ type BatcherOptions struct {
 	// in one call. With one intra-op thread per call, one shard per core lets
 	// the batches run on all cores at once.
 	Shards int
+	// Flush bounds how long a stream's new text waits before its caller
+	// (Generate's emit) is woken to take it: a shard hands text over at the
+	// first step after Flush has passed since its last hand-over, and at once
+	// when a stream ends. Waking a parked goroutine costs the shard about a
+	// microsecond, as much as a step of a small model takes per row, so
+	// handing over every few steps instead of every step raises the aggregate
+	// rate. 0 means DefaultFlush; a negative value hands text over at every step.
+	Flush time.Duration
 }
 
 // Batcher runs many generation streams of one stateful model together: each
@@ -35,6 +48,7 @@ type BatcherOptions struct {
 type Batcher struct {
 	g     *Generator
 	max   int
+	flush time.Duration
 	loops []*loop
 
 	quit chan struct{}
@@ -44,18 +58,19 @@ type Batcher struct {
 
 // job is one stream inside a Batcher.
 type job struct {
-	ctx   context.Context
-	dec   *decoder    // owned by the loop once the job joined
-	probs []float32   // the distribution after the prompt
-	state [][]float32 // the state after the prompt, one slice per state input
-	out   outbox
-	err   error       // written by the loop; read after out is finished
-	left  atomic.Bool // the consumer stopped reading (emit failed)
+	ctx     context.Context
+	dec     *decoder    // owned by the loop once the job joined
+	pending bool        // owned by the loop: text put since the last hand-over
+	probs   []float32   // the distribution after the prompt
+	state   [][]float32 // the state after the prompt, one slice per state input
+	out     outbox
+	err     error       // written by the loop; read after out is finished
+	left    atomic.Bool // the consumer stopped reading (emit failed)
 }
 
 // outbox carries a stream's text from its shard's goroutine to the caller
-// without ever blocking the shard: text accumulates while the caller is busy,
-// and the caller takes everything pending at each wake-up.
+// without ever blocking the shard: text accumulates while the caller is busy
+// or not yet woken, and the caller takes everything pending at each wake-up.
 type outbox struct {
 	mu   sync.Mutex
 	buf  []byte
@@ -63,11 +78,11 @@ type outbox struct {
 	wake chan struct{} // capacity 1
 }
 
+// put appends s without waking the caller: signal (or finish) does that.
 func (o *outbox) put(s string) {
 	o.mu.Lock()
 	o.buf = append(o.buf, s...)
 	o.mu.Unlock()
-	o.signal()
 }
 
 func (o *outbox) finish() {
@@ -104,9 +119,12 @@ func NewBatcher(g *Generator, opts BatcherOptions) (*Batcher, error) {
 	if g.Mode() != ModeStateful {
 		return nil, fmt.Errorf("%w: batching needs a stateful model; %s runs %s", ErrInvalidMode, g.Model().Path(), g.Mode())
 	}
-	b := &Batcher{g: g, max: opts.MaxBatch, quit: make(chan struct{})}
+	b := &Batcher{g: g, max: opts.MaxBatch, flush: opts.Flush, quit: make(chan struct{})}
 	if b.max <= 0 {
 		b.max = DefaultMaxBatch
+	}
+	if b.flush == 0 {
+		b.flush = DefaultFlush
 	}
 	shards := max(opts.Shards, 1)
 	for range shards {
@@ -201,6 +219,9 @@ type loop struct {
 	width []int          // width of each state input's row
 	cur   int            // which of st holds the current state
 	bind  map[int]*[2]model.Binding
+
+	waiting []*job    // jobs with text put since the last hand-over
+	handed  time.Time // the last hand-over
 }
 
 func newLoop(b *Batcher) *loop {
@@ -275,6 +296,7 @@ func (l *loop) remove(r int, err error) {
 	if rest := j.dec.rest(); rest != "" && j.err == nil {
 		j.out.put(rest)
 	}
+	j.pending = false // finish wakes the caller for everything put
 	l.load.Add(-1)
 	j.out.finish()
 	last := len(l.jobs) - 1
@@ -323,6 +345,7 @@ func (l *loop) run() {
 		default:
 		}
 		l.sampleAll()
+		l.handOver()
 		if len(l.jobs) == 0 {
 			continue
 		}
@@ -357,6 +380,10 @@ func (l *loop) sampleAll() {
 		piece, idx, done, err := j.dec.next(l.probs[r*l.V : (r+1)*l.V])
 		if piece != "" {
 			j.out.put(piece)
+			if !j.pending {
+				j.pending = true
+				l.waiting = append(l.waiting, j)
+			}
 		}
 		if err != nil || done {
 			l.remove(r, err)
@@ -365,4 +392,26 @@ func (l *loop) sampleAll() {
 		l.b.g.enc.Put(l.x, r, idx)
 		r++
 	}
+}
+
+// handOver wakes the callers of the jobs with new text once Flush has passed
+// since the last hand-over (at every step when Flush < 0). Jobs that ended in
+// between were woken by finish.
+func (l *loop) handOver() {
+	if len(l.waiting) == 0 {
+		return
+	}
+	now := time.Now()
+	if l.b.flush > 0 && now.Sub(l.handed) < l.b.flush {
+		return
+	}
+	l.handed = now
+	for i, j := range l.waiting {
+		if j.pending {
+			j.pending = false
+			j.out.signal()
+		}
+		l.waiting[i] = nil
+	}
+	l.waiting = l.waiting[:0]
 }

@@ -3,6 +3,7 @@ package textgen
 import (
 	"errors"
 	"fmt"
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -116,6 +117,9 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 	// is p / max p, and sampling needs weights only up to a common factor. This
 	// skips a log and an exp per entry in the common case of the per-character loop.
 	plain := !logits && s.p.Temperature == 1
+	if plain && (s.p.TopK <= 0 || s.p.TopK >= n) && !(s.p.TopP > 0 && s.p.TopP < 1) {
+		return s.samplePlain(v)
+	}
 	// Log-probabilities (or the probabilities themselves when plain), checked.
 	maxLog, best := math.Inf(-1), -1
 	for i, x := range v {
@@ -139,6 +143,7 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 	}
 	// Temperature and renormalisation: exp((log p - max) / T).
 	if !plain {
+		avx.ClearUpper() // math.Exp: see package avx
 		for i := range w {
 			w[i] = math.Exp((w[i] - maxLog) / s.p.Temperature)
 		}
@@ -157,6 +162,36 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 	u := s.rng.Float64() * total
 	for i, x := range w {
 		u -= x
+		if u < 0 {
+			return i, nil
+		}
+	}
+	return best, nil // rounding left u at or just above 0: the last mass is the max
+}
+
+// samplePlain draws from probabilities at temperature 1 without top-k or
+// top-p in two passes over v: one that checks each value and sums them, one
+// that walks the cumulative mass (the same sums, in the same order, as the
+// general path, so the same draws).
+func (s *Sampler) samplePlain(v []float32) (int, error) {
+	var total float64
+	maxP, best := 0.0, -1
+	for i, x := range v {
+		f := float64(x)
+		if !(f >= 0 && f <= math.MaxFloat64) { // NaN, negative or +Inf
+			return 0, fmt.Errorf("%w: value %v at index %d", ErrBadDistribution, x, i)
+		}
+		total += f
+		if f > maxP {
+			maxP, best = f, i
+		}
+	}
+	if best < 0 {
+		return 0, fmt.Errorf("%w: every probability is zero", ErrBadDistribution)
+	}
+	u := s.rng.Float64() * total
+	for i, x := range v {
+		u -= float64(x)
 		if u < 0 {
 			return i, nil
 		}

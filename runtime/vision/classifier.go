@@ -3,6 +3,7 @@ package vision
 import (
 	"context"
 	"fmt"
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"image"
 	"math"
 	"path/filepath"
@@ -438,6 +439,7 @@ func Softmax(dst, logits []float32) {
 	m := float64(logits[Argmax(logits)])
 	var sum float64
 	e := make([]float64, len(logits))
+	avx.ClearUpper() // math.Exp: see package avx
 	for i, l := range logits {
 		e[i] = math.Exp(float64(l) - m)
 		sum += e[i]

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 	"time"
 
@@ -236,6 +237,7 @@ func logProb(dist []float32, i int, logits bool) (float64, error) {
 		maxv = math.Max(maxv, float64(x))
 	}
 	var sum float64
+	avx.ClearUpper() // math.Exp: see package avx
 	for _, x := range dist {
 		sum += math.Exp(float64(x) - maxv)
 	}
