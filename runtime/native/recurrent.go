@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
@@ -56,6 +57,7 @@ type rnnState struct {
 	x, xw, g, tmp, tmp2, rh []float32
 	h, c, xa                []float32
 	nz                      sparseCols
+	hot                     []int32 // hotStep: the 1's column in each one-hot input row
 }
 
 func (*recurrent) newState() any { return &rnnState{} }
@@ -350,8 +352,9 @@ func (o *recurrent) yAt(d rnnDims, t, dir, b int) int {
 // direction runs one direction over the whole sequence.
 func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float32, lens []int64, h0, c0 *value, outs rnnOuts, d rnnDims) {
 	fused := dw.wrp != nil && d.B > 1 && lens == nil && !anyOneHot(xs, d.T*d.B, d.I)
+	hot := !fused && o.kind == cellLSTM && dw.p == nil && d.B > 1 && lens == nil && allOneHot(&st.hot, xs, d.T*d.B, d.I)
 	var xw []float32
-	if !fused {
+	if !fused && !hot {
 		xw = grow(&st.xw, d.T*d.B*d.G)
 		project(xw, xs, d.T*d.B, d.I, d.G, dw)
 	}
@@ -376,6 +379,8 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 			t = d.T - 1 - s
 		}
 		switch {
+		case hot:
+			hotStep(st, dw, st.hot[t*d.B:(t+1)*d.B], h, c, d)
 		case fused:
 			o.fusedStep(st, dw, o.acts[dir], xs[t*d.B*d.I:(t+1)*d.B*d.I], h, c, s == 0, d)
 			if outs.y != nil || s == d.T-1 {
@@ -451,6 +456,33 @@ func project(xw, xs []float32, rows, I, G int, dw *dirWeights) {
 			continue
 		}
 		kernel.MatVec(dst, dw.w, row, dw.bias, G, I)
+	}
+}
+
+// allOneHot reports whether every row of xs (I values each) is one-hot, with
+// the 1's column of each in *cols.
+func allOneHot(cols *[]int32, xs []float32, rows, I int) bool {
+	idx := grow(cols, rows)
+	for r := range rows {
+		j := oneHot(xs[r*I : (r+1)*I])
+		if j < 0 {
+			return false
+		}
+		idx[r] = int32(j)
+	}
+	return true
+}
+
+// hotStep advances a batch of LSTM rows whose inputs are one-hot (the 1 of
+// row b in column cols[b]) by one step: g = R h by the GEMM, then the cell on
+// g + the row of W^T (bias included) that the input selects, so no input
+// projection is copied (the same float32 sums as project then step).
+func hotStep(st *rnnState, dw *dirWeights, cols []int32, h, c []float32, d rnnDims) {
+	H, G := d.H, d.G
+	g := grow(&st.g, d.B*G)
+	kernel.GemmPacked(g, h, dw.rp, d.B, G, H, false)
+	for b, j := range cols {
+		kernel.LSTMCellAdd(g[b*G:(b+1)*G], dw.wt[int(j)*G:(int(j)+1)*G], c[b*H:(b+1)*H], h[b*H:(b+1)*H], H)
 	}
 }
 
@@ -541,16 +573,16 @@ func fusedH(h, xa []float32, d rnnDims) {
 	}
 }
 
-// oneHot returns the index of the single 1 in row when every other value is 0, else -1.
+// oneHot returns the index of the single 1 in row when every other value is 0
+// (-0 included), else -1. One test per value: its bits without the sign.
 func oneHot(row []float32) int {
 	at := -1
 	for k, v := range row {
-		switch {
-		case v == 0:
-		case v == 1 && at < 0:
+		if math.Float32bits(v)&0x7fffffff != 0 {
+			if at >= 0 || v != 1 {
+				return -1
+			}
 			at = k
-		default:
-			return -1
 		}
 	}
 	return at

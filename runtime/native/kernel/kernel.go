@@ -38,6 +38,12 @@ func Softmax(x []float32) { cur.softmax(x) }
 // f*c + i*tanh(gc) and h is set to o*tanh(c). g is used as scratch.
 func LSTMCell(g, c, h []float32, hidden int) { cur.lstmCell(g, c, h, hidden) }
 
+// LSTMCellAdd is LSTMCell on the pre-activations g + add (4H values each),
+// g used as scratch: a batched step of one-hot rows adds each row's column of
+// W (with the biases) here instead of copying it into g before the GEMM. The
+// sums are the float32 additions LSTMCell's callers would make first.
+func LSTMCellAdd(g, add, c, h []float32, hidden int) { cur.lstmCellAdd(g, add, c, h, hidden) }
+
 // LSTMStep is one whole LSTM step of one row whose input term is already a vector
 // (a one-hot input: the column of W for that symbol, contiguous when W^T is laid
 // out [V, 4H]). It sets g = R h + b + col, then applies LSTMCell(g, c, h, hidden).
@@ -63,6 +69,8 @@ type impl struct {
 	softmax   func(x []float32)
 	lstmCell  func(g, c, h []float32, hidden int)
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
+
+	lstmCellAdd func(g, add, c, h []float32, hidden int)
 
 	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
 	gemmSparse func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int)

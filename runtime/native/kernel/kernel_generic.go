@@ -113,6 +113,14 @@ func lstmCellGeneric(g, c, h []float32, hidden int) {
 	}
 }
 
+// cellAdd is LSTMCellAdd from a set's addBias and lstmCell: g += add in place, then the cell.
+func cellAdd(addBias func(x, b []float32, m, n int), cell func(g, c, h []float32, hidden int)) func(g, add, c, h []float32, hidden int) {
+	return func(g, add, c, h []float32, hidden int) {
+		addBias(g, add, 1, 4*hidden)
+		cell(g, c, h, hidden)
+	}
+}
+
 func lstmStepGeneric(g, c, h, r, b, col []float32, hidden int) {
 	n := 4 * hidden
 	matVecGeneric(g, r, h, b, n, hidden)
@@ -134,6 +142,8 @@ var generic = impl{
 	softmax:   softmaxGeneric,
 	lstmCell:  lstmCellGeneric,
 	lstmStep:  lstmStepGeneric,
+
+	lstmCellAdd: cellAdd(addBiasGeneric, lstmCellGeneric),
 
 	gemmPacked: gemmPackedGeneric,
 	gemmSparse: gemmSparseDense(gemmPackedGeneric),

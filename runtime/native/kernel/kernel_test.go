@@ -366,6 +366,38 @@ func TestLSTMCell(t *testing.T) {
 	})
 }
 
+// TestLSTMCellAdd checks that the cell on g + add gives, bit for bit, what
+// adding first and then LSTMCell gives with the same kernel set, for hidden
+// sizes with and without a ragged last block.
+func TestLSTMCellAdd(t *testing.T) {
+	forEach(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(17, 18))
+		for _, hidden := range []int{1, 3, 16, 17, 33, 128} {
+			n := 4 * hidden
+			g, add, c0 := randSlice(r, n), randSlice(r, n), randSlice(r, hidden)
+			for i := range g {
+				g[i] *= 4
+			}
+			sum := make([]float32, n)
+			for i := range sum {
+				sum[i] = g[i] + add[i]
+			}
+			wantC, wantH := append([]float32(nil), c0...), make([]float32, hidden)
+			LSTMCell(sum, wantC, wantH, hidden)
+			c, h := padded(hidden), padded(hidden)
+			copy(c, c0)
+			LSTMCellAdd(append([]float32(nil), g...), add, c[:hidden], h[:hidden], hidden)
+			checkPad(t, "LSTMCellAdd c", c, hidden)
+			checkPad(t, "LSTMCellAdd h", h, hidden)
+			for j := range hidden {
+				if c[j] != wantC[j] || h[j] != wantH[j] {
+					t.Fatalf("H=%d: unit %d: c = %v, h = %v; add then LSTMCell gives %v, %v", hidden, j, c[j], h[j], wantC[j], wantH[j])
+				}
+			}
+		}
+	})
+}
+
 // TestLSTMStep checks the fused step against MatVec + the column + LSTMCell of the
 // generic kernels, with and without the bias and the column.
 func TestLSTMStep(t *testing.T) {

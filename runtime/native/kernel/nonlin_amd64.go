@@ -114,6 +114,11 @@ func tanhBlocks(dst, src *float32, n int)
 
 //go:noescape
 func lstmCellBlocks(gates, c, h *float32, hidden, n int)
+
+// lstmCellAddBlocks is lstmCellBlocks on gates + add, gates only read.
+//
+//go:noescape
+func lstmCellAddBlocks(gates, add, c, h *float32, hidden, n int)
 func b8(v float32) archsimd.Float32x8 { return archsimd.BroadcastFloat32x8(v) }
 
 // exp16 returns e^x lane by lane (x clamped to [expLo, expHi]; NaN stays NaN).
@@ -246,6 +251,24 @@ func lstmCell16(g, c, h []float32, hidden int) {
 		o := sigmoidVec16(loadPart16(gO[j:]))
 		f := sigmoidVec16(loadPart16(gf[j:]))
 		z := tanhVec16(loadPart16(gc[j:]))
+		cj := i.MulAdd(z, f.Mul(loadPart16(c[j:])))
+		storePart16(cj, c[j:])
+		storePart16(o.Mul(tanhVec16(cj)), h[j:])
+	}
+}
+
+// lstmCellAdd16 is lstmCell16 on g + add, g only read.
+func lstmCellAdd16(g, add, c, h []float32, hidden int) {
+	g, add, c, h = g[:4*hidden], add[:4*hidden], c[:hidden], h[:hidden]
+	j := hidden &^ 15
+	if j > 0 {
+		lstmCellAddBlocks(&g[0], &add[0], &c[0], &h[0], hidden, j/16)
+	}
+	if j < hidden {
+		gate := func(q int) archsimd.Float32x16 {
+			return loadPart16(g[q*hidden+j : (q+1)*hidden]).Add(loadPart16(add[q*hidden+j : (q+1)*hidden]))
+		}
+		i, o, f, z := sigmoidVec16(gate(0)), sigmoidVec16(gate(1)), sigmoidVec16(gate(2)), tanhVec16(gate(3))
 		cj := i.MulAdd(z, f.Mul(loadPart16(c[j:])))
 		storePart16(cj, c[j:])
 		storePart16(o.Mul(tanhVec16(cj)), h[j:])

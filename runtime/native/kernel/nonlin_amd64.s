@@ -152,11 +152,25 @@ tloop:
 	VMOVUPS Z1, (DI)
 	BLOCKS_NEXT(tloop)
 
+// CELL16 is the LSTM cell on one block of 16 units whose gates are in Z0 (i),
+// Z6 (o), Z10 (f) and Z14 (c gate): c at DI is updated, h at DX is set.
+// The five nonlinearities of a block are independent until the end, so the
+// core overlaps them.
+#define CELL16 \
+	SIGMOIDZ(Z0, Z1, Z2, Z3); \
+	SIGMOIDZ(Z6, Z7, Z8, Z9); \
+	SIGMOIDZ(Z10, Z11, Z12, Z13); \
+	TANHZ(Z14, Z15, Z16, Z17, Z18); \
+	VMULPS (DI), Z10, Z10; \
+	VFMADD231PS Z15, Z0, Z10; \
+	VMOVUPS Z10, (DI); \
+	TANHZ(Z10, Z20, Z21, Z22, Z23); \
+	VMULPS Z20, Z6, Z6; \
+	VMOVUPS Z6, (DX)
+
 // func lstmCellBlocks(gates, c, h *float32, hidden, n int)
 // The LSTM cell (gates i, o, f, c at g, g+hidden, g+2 hidden, g+3 hidden) on
 // units 0 .. 16n-1 of one row: c = f c + i tanh(gc), h = o tanh(c); n > 0.
-// The five nonlinearities of a block are independent until the end, so the
-// core overlaps them.
 TEXT ·lstmCellBlocks(SB), NOSPLIT, $0-40
 	MOVQ gates+0(FP), SI
 	MOVQ c+8(FP), DI
@@ -171,21 +185,47 @@ cloop:
 	VMOVUPS (SI)(R8*1), Z6  // o
 	VMOVUPS (R9), Z10       // f
 	VMOVUPS (R9)(R8*1), Z14 // c gate
-	SIGMOIDZ(Z0, Z1, Z2, Z3)
-	SIGMOIDZ(Z6, Z7, Z8, Z9)
-	SIGMOIDZ(Z10, Z11, Z12, Z13)
-	TANHZ(Z14, Z15, Z16, Z17, Z18)
-	VMULPS (DI), Z10, Z10
-	VFMADD231PS Z15, Z0, Z10 // c' = i z + f c
-	VMOVUPS Z10, (DI)
-	TANHZ(Z10, Z20, Z21, Z22, Z23)
-	VMULPS Z20, Z6, Z6
-	VMOVUPS Z6, (DX)
+	CELL16
 	ADDQ $64, SI
 	ADDQ $64, R9
 	ADDQ $64, DI
 	ADDQ $64, DX
 	DECQ CX
 	JNZ cloop
+	VZEROUPPER
+	RET
+
+// func lstmCellAddBlocks(gates, add, c, h *float32, hidden, n int)
+// lstmCellBlocks on gates + add (both laid out [i, o, f, c] with hidden
+// units per gate); gates is only read.
+TEXT ·lstmCellAddBlocks(SB), NOSPLIT, $0-48
+	MOVQ gates+0(FP), SI
+	MOVQ add+8(FP), AX
+	MOVQ c+16(FP), DI
+	MOVQ h+24(FP), DX
+	MOVQ hidden+32(FP), R8
+	MOVQ n+40(FP), CX
+	SHLQ $2, R8 // bytes between gates
+	LEAQ (SI)(R8*2), R9  // gate f
+	LEAQ (AX)(R8*2), R10 // its addend
+	LOADK
+aloop:
+	VMOVUPS (SI), Z0
+	VADDPS (AX), Z0, Z0
+	VMOVUPS (SI)(R8*1), Z6
+	VADDPS (AX)(R8*1), Z6, Z6
+	VMOVUPS (R9), Z10
+	VADDPS (R10), Z10, Z10
+	VMOVUPS (R9)(R8*1), Z14
+	VADDPS (R10)(R8*1), Z14, Z14
+	CELL16
+	ADDQ $64, SI
+	ADDQ $64, AX
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ aloop
 	VZEROUPPER
 	RET
