@@ -208,6 +208,43 @@ func testBatcherMatches(t *testing.T, shards int) {
 	}
 }
 
+// Flush decides how often a caller is woken, never what it receives: with
+// an hour, a stream's text arrives in at most two emits (the first step's
+// hand-over, then everything at its end); the text is the same as alone
+// whether text is handed over at every step (Flush < 0), by the default or
+// hourly.
+func TestBatcherFlush(t *testing.T) {
+	g := generator(t, open(t, "char.onnx"), textgen.ModeAuto)
+	req := textgen.Request{Prompt: prompt[:20], MaxLength: 300, Sampling: textgen.Params{Temperature: 0.6, Seed: 7}}
+	want := text(t, g, req)
+	for _, c := range []struct {
+		flush          time.Duration
+		minEmits, most int
+	}{{time.Hour, 1, 2}, {-1, 1, 300}, {0, 1, 300}} {
+		b, err := textgen.NewBatcher(g, textgen.BatcherOptions{Flush: c.flush})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		emits := 0
+		_, err = b.Generate(context.Background(), req, func(s string) error {
+			emits++
+			got.WriteString(s)
+			return nil
+		})
+		b.Close()
+		if err != nil {
+			t.Fatalf("Flush %v: %v", c.flush, err)
+		}
+		if got.String() != want {
+			t.Errorf("Flush %v: batched %q\nalone %q", c.flush, got.String(), want)
+		}
+		if emits < c.minEmits || emits > c.most {
+			t.Errorf("Flush %v: %d emits for %d characters, want %d to %d", c.flush, emits, len(want), c.minEmits, c.most)
+		}
+	}
+}
+
 func TestBatcherCancelAndClose(t *testing.T) {
 	g := generator(t, fake(t, registrytest.StatefulText("batch")), textgen.ModeAuto)
 	b, err := textgen.NewBatcher(g, textgen.BatcherOptions{})
