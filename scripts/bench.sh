@@ -77,10 +77,22 @@ wheel_lib="$("$py" -c 'import glob, os, onnxruntime as o; print((glob.glob(os.pa
 for i in 1 2 3; do
   step "mnist batch 256, interleaved repeat $i"
   rn --model "$export_dir/mnist.onnx" --json --batch 256 "${images[@]}" >"$out/go_mnist_ab$i.json"
+  rnat --model "$export_dir/mnist.onnx" --json --batch 256 "${images[@]}" >"$out/go_mnist_native_ab$i.json"
   "$py" bench/sidebyside.py --export "$export_dir" --mnist-dir "$mnist" --only ort-mnist --out "$out/python_mnist_ab$i.json" "${pyargs[@]}"
   if [ -n "$wheel_lib" ]; then
     rn --model "$export_dir/mnist.onnx" --json --batch 256 "${images[@]}" --ort-lib "$wheel_lib" >"$out/go_mnist_wheellib_ab$i.json"
   fi
+done
+
+# Native beside ONNX Runtime, batched in 1 and 2 shards (MNIST: in the loop
+# above): noise here is larger than the differences, so each pair runs three
+# more times interleaved and the report takes the best of each side.
+for i in 1 2 3; do
+  step "native beside ONNX Runtime, interleaved repeat $i"
+  for s in 1 2; do
+    rn --model "$export_dir/char.onnx" --only batched --streams 64 --shards "$s" --json >"$out/go_char_b64_onnx_s${s}_ab$i.json"
+    rnat --model "$export_dir/char.onnx" --only batched --streams 64 --shards "$s" --json >"$out/go_char_b64_native_s${s}_ab$i.json"
+  done
 done
 
 # Threading: 2 intra-op threads; 2 inter-op threads; 2 concurrent 1-thread calls.
