@@ -72,6 +72,12 @@ func (o *binop) run(f *frame, n *node) error {
 		}
 	case a.et == f32:
 		dst := out.floats(p.shape())
+		if o.kind == opAdd && sa == 1 && sb == 1 && len(a.f) == len(dst) && len(b.f) == w && w > 0 {
+			// x + a bias row (a Dense layer's MatMul then Add): every row adds all of b.
+			copy(dst, a.f)
+			kernel.AddBias(dst, b.f, len(dst)/w, w)
+			return nil
+		}
 		p.each(func(k, ia, ib int) { arithRow(o.kind, dst[k:k+w], a.f, b.f, ia, ib, sa, sb) })
 	case a.et == i64:
 		if o.kind == opDiv && hasZero(b.i) {

@@ -2,7 +2,6 @@ package native
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
@@ -573,20 +572,8 @@ func fusedH(h, xa []float32, d rnnDims) {
 	}
 }
 
-// oneHot returns the index of the single 1 in row when every other value is 0
-// (-0 included), else -1. One test per value: its bits without the sign.
-func oneHot(row []float32) int {
-	at := -1
-	for k, v := range row {
-		if math.Float32bits(v)&0x7fffffff != 0 {
-			if at >= 0 || v != 1 {
-				return -1
-			}
-			at = k
-		}
-	}
-	return at
-}
+// oneHot returns the index of the single 1 in row when every other value is 0, else -1.
+func oneHot(row []float32) int { return kernel.OneHot(row) }
 
 // mulNT is c = a w^T (+ c when acc) for m rows; one row goes through the mat-vec kernel.
 func mulNT(c, a, w []float32, m, n, k int, acc bool) {

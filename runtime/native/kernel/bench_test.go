@@ -118,3 +118,20 @@ func BenchmarkLSTMStep128(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) { benchEach(b, func(b *testing.B) { run(b, k.f) }) })
 	}
 }
+
+// OneHot over the 64 rows of a batched step of the shipped char model (V = 70).
+func BenchmarkOneHot(b *testing.B) {
+	x := make([]float32, 64*70)
+	for r := range 64 {
+		x[r*70+(r*37)%70] = 1
+	}
+	benchEach(b, func(b *testing.B) {
+		run(b, func() {
+			for r := range 64 {
+				if OneHot(x[r*70:(r+1)*70]) < 0 {
+					b.Fatal("row not one-hot")
+				}
+			}
+		})
+	})
+}

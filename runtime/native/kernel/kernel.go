@@ -53,6 +53,11 @@ func LSTMStep(g, c, h, r, b, col []float32, hidden int) {
 	cur.lstmStep(g, c, h, r, b, col, hidden)
 }
 
+// OneHot returns the index of the single 1 in x when every other value is 0
+// (-0 counts as 0), else -1 (also for an empty x, two nonzeros, a NaN, or a
+// lone nonzero other than 1).
+func OneHot(x []float32) int { return cur.oneHot(x) }
+
 // Implementation names the kernels in use: "avx512", "avx2" or "generic".
 func Implementation() string { return cur.name }
 
@@ -71,6 +76,7 @@ type impl struct {
 	lstmStep  func(g, c, h, r, b, col []float32, hidden int)
 
 	lstmCellAdd func(g, add, c, h []float32, hidden int)
+	oneHot      func(x []float32) int
 
 	gemmPacked func(c, a []float32, lda int, bp []float32, m, n, k int, acc bool)
 	gemmSparse func(c, a, bp []float32, m, n, k, k0 int, cols []int32, off []int)

@@ -23,13 +23,14 @@ type lanes struct {
 	softmax    func(x []float32)
 	lstmCell   func(g, c, h []float32, hidden int)
 	cellAdd    func(g, add, c, h []float32, hidden int)
+	oneHot     func(x []float32) int
 }
 
 // avx512 uses 16-lane vectors (AVX-512 F, CD, BW, DQ and VL, as archsimd bundles
 // them); avx2 uses 8-lane vectors with FMA.
 var (
-	avx512 = simdImpl(lanes{"avx512", matVec16, gemmNT16, gemmPacked16, gemmSparse16, addBias16, sigmoid16, tanh16, softmax16, lstmCell16, lstmCellAdd16})
-	avx2   = simdImpl(lanes{"avx2", matVec8, gemmNT8, gemmPacked8, gemmSparseDense(gemmPacked8), addBias8, sigmoid8, tanh8, softmax8, lstmCell8, cellAdd(addBias8, lstmCell8)})
+	avx512 = simdImpl(lanes{"avx512", matVec16, gemmNT16, gemmPacked16, gemmSparse16, addBias16, sigmoid16, tanh16, softmax16, lstmCell16, lstmCellAdd16, oneHot16})
+	avx2   = simdImpl(lanes{"avx2", matVec8, gemmNT8, gemmPacked8, gemmSparseDense(gemmPacked8), addBias8, sigmoid8, tanh8, softmax8, lstmCell8, cellAdd(addBias8, lstmCell8), oneHotGeneric})
 )
 
 // simdImpl adapts l to the package's entry points, each ending with VZEROUPPER.
@@ -59,6 +60,7 @@ func simdImpl(l lanes) impl {
 		tanh:     func(dst, src []float32) { l.tanh(dst, src); vz() },
 		softmax:  func(x []float32) { l.softmax(x); vz() },
 		lstmCell: func(g, c, h []float32, hidden int) { l.lstmCell(g, c, h, hidden); vz() },
+		oneHot:   l.oneHot, // clears the upper halves itself, before its scalar part
 		lstmCellAdd: func(g, add, c, h []float32, hidden int) {
 			l.cellAdd(g, add, c, h, hidden)
 			vz()

@@ -475,3 +475,51 @@ func TestGemmPackedSparse(t *testing.T) {
 		}
 	})
 }
+
+// TestOneHot checks every kernel set on rows of every length up to 70 with the
+// 1 at each position, and on the rows that are not one-hot.
+func TestOneHot(t *testing.T) {
+	nan, negZero := float32(math.NaN()), float32(math.Copysign(0, -1))
+	forEach(t, func(t *testing.T) {
+		for n := 0; n <= 70; n++ {
+			x := make([]float32, n)
+			if got := OneHot(x); got != -1 {
+				t.Fatalf("n=%d all zeros: OneHot = %d, want -1", n, got)
+			}
+			for at := range n {
+				clear(x)
+				x[at] = 1
+				if got := OneHot(x); got != at {
+					t.Fatalf("n=%d, 1 at %d: OneHot = %d", n, at, got)
+				}
+				z := (at + n/2) % n
+				x[z] = negZero // -0 counts as 0 (where it did not replace the 1)
+				want := at
+				if z == at {
+					want = -1
+				}
+				if got := OneHot(x); got != want {
+					t.Fatalf("n=%d, 1 at %d and -0 at %d: OneHot = %d, want %d", n, at, z, got, want)
+				}
+				for _, other := range []float32{nan, 1, 0.5, float32(math.Inf(1))} {
+					y := make([]float32, n)
+					y[at] = 1
+					o := (at + 7) % n
+					y[o] = other
+					want := -1
+					if o == at && other == 1 {
+						want = at
+					}
+					if got := OneHot(y); got != want {
+						t.Fatalf("n=%d, 1 at %d and %v at %d: OneHot = %d, want %d", n, at, other, o, got, want)
+					}
+				}
+				y := make([]float32, n)
+				y[at] = 2
+				if got := OneHot(y); got != -1 {
+					t.Fatalf("n=%d, a lone 2 at %d: OneHot = %d, want -1", n, at, got)
+				}
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"math"
+	"math/bits"
 	"simd/archsimd"
 )
 
@@ -255,6 +256,40 @@ func lstmCell16(g, c, h []float32, hidden int) {
 		storePart16(cj, c[j:])
 		storePart16(o.Mul(tanhVec16(cj)), h[j:])
 	}
+}
+
+// oneHot16 is OneHot 16 values at a time: a block's nonzero lanes are the
+// complement of an ordered compare with 0 (so a NaN counts as nonzero). The
+// last len(x) mod 16 values and the check that the nonzero is 1 are scalar,
+// after VZEROUPPER: scalar float code with the upper halves dirty made this
+// 10x slower than a plain loop (12 µs instead of 1.2 for 64 rows of 70).
+func oneHot16(x []float32) int {
+	var zero archsimd.Float32x16
+	at, i := -1, 0
+	for ; i+16 <= len(x); i += 16 {
+		nz := ^archsimd.LoadFloat32x16Slice(x[i:]).Equal(zero).ToBits()
+		if nz == 0 {
+			continue
+		}
+		if at >= 0 || nz&(nz-1) != 0 {
+			archsimd.ClearAVXUpperBits()
+			return -1
+		}
+		at = i + bits.TrailingZeros16(nz)
+	}
+	archsimd.ClearAVXUpperBits()
+	for ; i < len(x); i++ {
+		if v := x[i]; math.Float32bits(v)&0x7fffffff != 0 {
+			if at >= 0 {
+				return -1
+			}
+			at = i
+		}
+	}
+	if at < 0 || x[at] != 1 {
+		return -1
+	}
+	return at
 }
 
 // lstmCellAdd16 is lstmCell16 on g + add, g only read.
