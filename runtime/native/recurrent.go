@@ -358,6 +358,16 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 		project(xw, xs, d.T*d.B, d.I, d.G, dw)
 	}
 	h, c := grow(&st.h, d.B*d.H), grow(&st.c, d.B*d.H)
+	// With one direction in layout 0, Y_h and Y_c are [1, B, H] like h and c:
+	// the recurrence runs in them and nothing is copied out at the end.
+	if d.D == 1 && o.layout == 0 {
+		if outs.yh != nil {
+			h = outs.yh[:d.B*d.H]
+		}
+		if outs.yc != nil {
+			c = outs.yc[:d.B*d.H]
+		}
+	}
 	for b := range d.B {
 		hb, cb := h[b*d.H:(b+1)*d.H], c[b*d.H:(b+1)*d.H]
 		if off := o.stateAt(d, dir, b); h0 != nil {
@@ -417,10 +427,10 @@ func (o *recurrent) direction(st *rnnState, dw *dirWeights, dir int, xs []float3
 			clear(hb)
 			clear(cb)
 		}
-		if outs.yh != nil {
+		if outs.yh != nil && &outs.yh[off] != &hb[0] {
 			copy(outs.yh[off:off+d.H], hb)
 		}
-		if outs.yc != nil {
+		if outs.yc != nil && &outs.yc[off] != &cb[0] {
 			copy(outs.yc[off:off+d.H], cb)
 		}
 	}
