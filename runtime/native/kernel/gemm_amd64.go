@@ -66,6 +66,13 @@ func gemmCols16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool, k0
 				tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&c[i*n+col]), cst, acc, idx, nidx, k0)
 				continue
 			}
+			if units <= 16 && nidx == 0 && k0 == 0 {
+				tile8x16(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&out))
+				for r := range 8 {
+					storeTile16(c[(i+r)*n+col:], archsimd.LoadFloat32x16Slice(out[r*16:]), archsimd.Float32x16{}, units, acc)
+				}
+				continue
+			}
 			tile8x32c(unsafe.Pointer(&a[i*lda]), ast, panel, k, unsafe.Pointer(&out), PanelWidth*4, false, idx, nidx, k0)
 			for r := range 8 {
 				o := out[r*PanelWidth : (r+1)*PanelWidth]
@@ -100,6 +107,12 @@ func gemmCols16(c, a []float32, lda int, bp []float32, m, n, k int, acc bool, k0
 // and puts an FMA's result in its multiplicand, so its 4 x 32 tile (tile16) spends
 // more instructions on register moves than on FMAs.
 //
+// tile8x16 (gemm8_amd64.s) is tile8x32c for the first 16 units of a panel,
+// without index lists, into out (8 rows of 16 floats).
+//
+//go:noescape
+func tile8x16(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, out unsafe.Pointer)
+
 //go:noescape
 func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool, idx unsafe.Pointer, nidx, k0 int)
 
