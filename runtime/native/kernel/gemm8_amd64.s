@@ -46,6 +46,27 @@
 	VFMADD231PS Z16, Z25, Z14; \
 	VFMADD231PS Z17, Z25, Z15
 
+// TILE_BEGIN loads a tile's first four arguments (a, ast, panel, k: the rows
+// of A at R8, R10 (rows 3-5) and R11 (rows 6-7), R9 apart; the panel at SI; k in
+// CX) and zeroes the accumulators Z0-Z7.
+#define TILE_BEGIN \
+	MOVQ a+0(FP), R8; \
+	MOVQ ast+8(FP), R9; \
+	MOVQ panel+16(FP), SI; \
+	MOVQ k+24(FP), CX; \
+	LEAQ (R8)(R9*2), R10; \
+	ADDQ R9, R10; \
+	LEAQ (R10)(R9*2), R11; \
+	ADDQ R9, R11; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7
+
 // func tile8x32c(a unsafe.Pointer, ast uintptr, panel unsafe.Pointer, k int, c unsafe.Pointer, cst uintptr, acc bool, idx unsafe.Pointer, nidx, k0 int)
 //
 // The 8 x 32 tile of A B^T for rows a, a+ast, ..., a+7*ast of A (k floats
@@ -57,22 +78,7 @@
 // each < k0) and k0 <= p < k enter the sum: the caller knows the 8 rows are
 // zero in the other columns below k0. k > k0.
 TEXT ·tile8x32c(SB), NOSPLIT, $0-80
-	MOVQ a+0(FP), R8
-	MOVQ ast+8(FP), R9
-	MOVQ panel+16(FP), SI
-	MOVQ k+24(FP), CX
-	LEAQ (R8)(R9*2), R10
-	ADDQ R9, R10 // rows 3-5
-	LEAQ (R10)(R9*2), R11
-	ADDQ R9, R11 // rows 6-7
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	TILE_BEGIN
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
@@ -163,22 +169,7 @@ cstore:
 // (a ragged last panel of at most 16 units, such as the 6 of a 70-unit Dense
 // layer): half the FMAs. The 8 rows of 16 floats go to out, 16 floats apart.
 TEXT ·tile8x16(SB), NOSPLIT, $0-40
-	MOVQ a+0(FP), R8
-	MOVQ ast+8(FP), R9
-	MOVQ panel+16(FP), SI
-	MOVQ k+24(FP), CX
-	LEAQ (R8)(R9*2), R10
-	ADDQ R9, R10 // rows 3-5
-	LEAQ (R10)(R9*2), R11
-	ADDQ R9, R11 // rows 6-7
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	TILE_BEGIN
 hloop:
 	VMOVUPS (SI), Z16
 	BCAST8(R8, R10, R11)
