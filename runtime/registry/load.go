@@ -16,6 +16,18 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/model/infer"
 )
 
+// sidecarSum is the sha256 of the model's sidecar metadata file
+// (infer.SidecarPath), or "" when it has none: editing the sidecar changes
+// what the model serves, so a reload compares it as it compares the model's bytes.
+func sidecarSum(path string) string {
+	b, err := os.ReadFile(infer.SidecarPath(path))
+	if err != nil {
+		return ""
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
 // hashPath returns the hex sha256 and size of a file, or of every regular file
 // under a folder (names and contents, in walk order).
 func hashPath(path string) (string, int64, error) {

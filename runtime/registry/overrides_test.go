@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
@@ -73,4 +74,69 @@ func TestOverridesFromEnvironment(t *testing.T) {
 	if _, err := registry.LoadConfig(cfgPath); err == nil || !strings.Contains(err.Error(), `RNNRUN_MODELS_M_INPUT_MEAN="x" is not a number`) {
 		t.Fatalf("bad number: %v", err)
 	}
+}
+
+// Editing a model's sidecar (MODEL.rnnrun.json) reloads it as editing the
+// model file does: Watch follows the sidecar, and Reload sees a changed
+// sidecar even when the model's bytes are the same. A sidecar that
+// contradicts the model keeps the serving version and says why.
+func TestWatchSidecar(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.json")
+	write(t, path, registrytest.Image("i", 3))
+	sidecar := path + ".rnnrun.json"
+	labels := func(prefix string) string {
+		var l []string
+		for i := range 10 {
+			l = append(l, `"`+prefix+string(rune('0'+i))+`"`)
+		}
+		return `{"labels": [` + strings.Join(l, ",") + `]}`
+	}
+	writeFile := func(p, s string) { // a rename over the file, as editors do
+		t.Helper()
+		if err := os.WriteFile(p+".tmp", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p+".tmp", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(sidecar, labels("a"))
+	cfgPath := filepath.Join(dir, "rnnrun.yaml")
+	writeConfig(t, cfgPath, "", [2]string{"m", "m.json"})
+	watching := make(chan struct{})
+	r := configRegistry(t, cfgPath, registry.WithWatchStarted(func() { close(watching) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Watch(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	<-watching
+	label := func() string {
+		l, err := r.Acquire("m")
+		if err != nil {
+			return err.Error()
+		}
+		defer l.Release()
+		return l.Model().Metadata().Labels[3]
+	}
+	if got := label(); got != "a3" {
+		t.Fatalf("label 3 is %q, want the sidecar's a3", got)
+	}
+	st, _ := r.ModelStatus("m")
+	sha := st.Version.SHA256
+	writeFile(sidecar, labels("b"))
+	waitFor(t, "the sidecar change", func() bool { return label() == "b3" })
+	if st, _ := r.ModelStatus("m"); st.Version.SHA256 != sha {
+		t.Fatalf("the model's bytes did not change, its version did: %s, was %s", st.Version.SHA256, sha)
+	}
+	writeFile(sidecar, `{"labels": ["x", "y"]}`)
+	waitFor(t, "the failed reload", func() bool { st, _ := r.ModelStatus("m"); return st.LastError != "" })
+	if st, _ := r.ModelStatus("m"); !strings.Contains(st.LastError, "2 labels") || label() != "b3" {
+		t.Fatalf("a contradicting sidecar: last error %q, serving label %q (want b3 still serving)", st.LastError, label())
+	}
+	if err := os.Remove(sidecar); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the sidecar's removal", func() bool { return label() == "3" })
 }

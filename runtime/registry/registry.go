@@ -348,8 +348,9 @@ func (r *Registry) update(ctx context.Context, mc ModelConfig, cfg Config, reloa
 		return false, nil
 	}
 	sum, size, hashErr := hashPath(mc.Path)
-	key := attemptKey(mc, sum)
-	if hashErr == nil && cur != nil && reflect.DeepEqual(cur.cfg, mc) && cur.version.SHA256 == sum {
+	side := sidecarSum(mc.Path)
+	key := attemptKey(mc, sum+"|"+side)
+	if hashErr == nil && cur != nil && reflect.DeepEqual(cur.cfg, mc) && cur.version.SHA256 == sum && cur.sidecar == side {
 		r.mu.Lock()
 		s.cfg = mc // e.g. the same values in a rewritten file
 		if s.lastErr != "" {
@@ -370,6 +371,9 @@ func (r *Registry) update(ctx context.Context, mc ModelConfig, cfg Config, reloa
 	err := hashErr
 	if err == nil {
 		e, err = r.load(ctx, mc, cfg, sum, size)
+	}
+	if e != nil {
+		e.sidecar = side
 	}
 	now := time.Now()
 	r.mu.Lock()
@@ -570,6 +574,7 @@ type entry struct {
 	tasks     []string   // the tasks serving it, in registration order
 	instances []Instance // likewise
 	version   Version
+	sidecar   string // sha256 of the sidecar metadata file loaded with it ("" without one)
 	sem       chan struct{}
 	refs      atomic.Int64
 }

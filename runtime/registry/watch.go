@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/rnnrun/rnnrun/runtime/model/infer"
 )
 
-// Watch follows the config file (see WithConfigFile) and every model file and
-// calls Reload when one of them changes, until ctx is done. It watches their
+// Watch follows the config file (see WithConfigFile), every model file and
+// its sidecar metadata file (MODEL.rnnrun.json) and calls Reload when one of
+// them changes, until ctx is done. It watches their
 // folders, not the files, so editors and tools that replace a file by
 // renaming a new one over it are seen; events are debounced by the config's
 // server.debounce (a ConfigMap's "..data" swap counts as a change of the
@@ -38,6 +41,7 @@ func (r *Registry) Watch(ctx context.Context) error {
 		for _, m := range cfg.Models {
 			p := abs(m.Path)
 			targets[p] = true
+			targets[abs(infer.SidecarPath(m.Path))] = true // beside the model: its folder is watched
 			want[filepath.Dir(p)] = true
 			if st, err := os.Stat(p); err == nil && st.IsDir() {
 				want[p] = true // a SavedModel folder: changes inside it
