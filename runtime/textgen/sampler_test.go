@@ -3,6 +3,9 @@ package textgen
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 )
 
@@ -190,6 +193,32 @@ func TestSamplerAllocatesNothing(t *testing.T) {
 		s.Sample(p)
 		if n := testing.AllocsPerRun(200, func() { s.Sample(p) }); n != 0 {
 			t.Errorf("%+v: %v allocations per sample, want 0", prm, n)
+		}
+	}
+}
+
+// The insertion route of byWeight.first (k small) gives exactly the first k
+// of the full stable order by descending weight, ties by index, for every k,
+// on weights with many ties.
+func TestFirstKEqualsStableSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := range 200 {
+		n := 1 + r.IntN(90)
+		w := make([]float64, n)
+		for i := range w {
+			w[i] = float64(r.IntN(1 + trial%9)) // trial%9 == 0: all equal
+		}
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		sort.SliceStable(want, func(a, b int) bool { return w[want[a]] > w[want[b]] })
+		for k := 1; k <= n; k++ {
+			b := byWeight{w: w, idx: make([]int, n)}
+			got := b.first(k)
+			if !slices.Equal(got, want[:k]) {
+				t.Fatalf("n=%d k=%d weights %v: first %v, stable sort %v", n, k, w, got, want[:k])
+			}
 		}
 	}
 }
