@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 )
 
 // Params are the sampling settings. The zero value is greedy decoding with seed 0.
@@ -160,14 +161,7 @@ func (s *Sampler) sample(v []float32, logits bool) (int, error) {
 	for _, x := range w {
 		total += x
 	}
-	u := s.rng.Float64() * total
-	for i, x := range w {
-		u -= x
-		if u < 0 {
-			return i, nil
-		}
-	}
-	return best, nil // rounding left u at or just above 0: the last mass is the max
+	return draw(w, s.rng.Float64()*total, best), nil
 }
 
 // samplePlain draws from probabilities at temperature 1 without top-k or
@@ -190,14 +184,20 @@ func (s *Sampler) samplePlain(v []float32) (int, error) {
 	if best < 0 {
 		return 0, fmt.Errorf("%w: every probability is zero", ErrBadDistribution)
 	}
-	u := s.rng.Float64() * total
-	for i, x := range v {
+	return draw(v, s.rng.Float64()*total, best), nil
+}
+
+// draw walks the cumulative mass of w to u (a uniform draw times the total)
+// and returns where it passes u; best (the most likely index) when rounding
+// left u at or just above 0 after the last weight.
+func draw[T float32 | float64](w []T, u float64, best int) int {
+	for i, x := range w {
 		u -= float64(x)
 		if u < 0 {
-			return i, nil
+			return i
 		}
 	}
-	return best, nil // rounding left u at or just above 0: the last mass is the max
+	return best
 }
 
 // sampleSorted applies top-k and top-p on the weights sorted in descending order.
@@ -234,9 +234,8 @@ func (s *Sampler) sampleSorted(w []float64, k int) int {
 // so pdqsort (slices.SortFunc) gives the order a stable sort by weight gives,
 // 2 to 3x faster on 70 weights.
 type byWeight struct {
-	w    []float64
-	idx  []int
-	desc func(a, b int) int // compare, bound once so sorting allocates nothing
+	w   []float64
+	idx []int
 }
 
 // first returns the k indices of the k largest weights in order: by
@@ -265,10 +264,7 @@ func (b *byWeight) first(k int) []int {
 	for i := range idx {
 		idx[i] = i
 	}
-	if b.desc == nil {
-		b.desc = b.compare
-	}
-	slices.SortFunc(idx, b.desc)
+	slices.SortFunc(idx, b.compare)
 	return idx[:k]
 }
 

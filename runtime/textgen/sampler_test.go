@@ -188,7 +188,7 @@ func TestSamplerAllocatesNothing(t *testing.T) {
 	for i := range p {
 		p[i] = 1.0 / 70
 	}
-	for _, prm := range []Params{{Temperature: 1.2}, {Temperature: 0.8, TopK: 10, TopP: 0.9}, {}} {
+	for _, prm := range []Params{{Temperature: 1.2}, {Temperature: 1}, {Temperature: 0.8, TopK: 10, TopP: 0.9}, {Temperature: 0.8, TopP: 0.9}, {}} {
 		s, _ := NewSampler(prm)
 		s.Sample(p)
 		if n := testing.AllocsPerRun(200, func() { s.Sample(p) }); n != 0 {
