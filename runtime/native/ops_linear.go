@@ -2,9 +2,9 @@ package native
 
 import (
 	"fmt"
-	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"github.com/rnnrun/rnnrun/runtime/native/kernel"
 )
 

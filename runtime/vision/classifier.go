@@ -3,7 +3,6 @@ package vision
 import (
 	"context"
 	"fmt"
-	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"image"
 	"math"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"github.com/rnnrun/rnnrun/runtime/model"
 )
 

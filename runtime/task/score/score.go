@@ -11,10 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"math"
 	"time"
 
+	"github.com/rnnrun/rnnrun/runtime/internal/avx"
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/registry"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
