@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rnnrun/rnnrun/runtime/registry"
@@ -104,14 +103,7 @@ func TestWatchSidecar(t *testing.T) {
 	writeFile(sidecar, labels("a"))
 	cfgPath := filepath.Join(dir, "rnnrun.yaml")
 	writeConfig(t, cfgPath, "", [2]string{"m", "m.json"})
-	watching := make(chan struct{})
-	r := configRegistry(t, cfgPath, registry.WithWatchStarted(func() { close(watching) }))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); r.Watch(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	<-watching
+	r := watchedRegistry(t, cfgPath)
 	label := func() string {
 		l, err := r.Acquire("m")
 		if err != nil {

@@ -441,6 +441,21 @@ func TestConfigReload(t *testing.T) {
 	}
 }
 
+// watchedRegistry is configRegistry with Watch running until the test ends;
+// it returns once the watcher follows the folders.
+func watchedRegistry(t *testing.T, cfgPath string) *registry.Registry {
+	t.Helper()
+	watching := make(chan struct{})
+	r := configRegistry(t, cfgPath, registry.WithWatchStarted(func() { close(watching) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Watch(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	<-watching
+	return r
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -463,14 +478,7 @@ func TestWatch(t *testing.T) {
 	write(t, b, registrytest.Text("b"))
 	cfgPath := filepath.Join(dir, "rnnrun.yaml")
 	writeConfig(t, cfgPath, "", [2]string{"m", "models/a.json"})
-	watching := make(chan struct{})
-	r := configRegistry(t, cfgPath, registry.WithWatchStarted(func() { close(watching) }))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); r.Watch(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	<-watching // the watcher follows the folders
+	r := watchedRegistry(t, cfgPath)
 	sha := func() string {
 		st, _ := r.ModelStatus("m")
 		if st.Version == nil {
@@ -564,14 +572,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..data", "rnnrun.yaml"), filepath.Join(vol, "rnnrun.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	watching := make(chan struct{})
-	r := configRegistry(t, filepath.Join(vol, "rnnrun.yaml"), registry.WithWatchStarted(func() { close(watching) }))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); r.Watch(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	<-watching
+	r := watchedRegistry(t, filepath.Join(vol, "rnnrun.yaml"))
 	st, _ := r.ModelStatus("m")
 	first := st.Version.SHA256
 	if err := os.Symlink("..v2", filepath.Join(vol, "..data_tmp")); err != nil {
