@@ -32,10 +32,11 @@ type BatcherOptions struct {
 	// Flush bounds how long a stream's new text waits before its caller
 	// (Generate's emit) is woken to take it: a shard hands text over at the
 	// first step after Flush has passed since its last hand-over, and at once
-	// when a stream ends. Waking a parked goroutine costs the shard about a
-	// microsecond, as much as a step of a small model takes per row, so
-	// handing over every few steps instead of every step raises the aggregate
-	// rate. 0 means DefaultFlush; a negative value hands text over at every step.
+	// when a stream ends. Waking a parked caller at every step took 11% of
+	// the shard's time at 64 streams of char.onnx (about half a microsecond
+	// per character), so handing over every few steps instead raises the
+	// aggregate rate. 0 means DefaultFlush; a negative value hands text over
+	// at every step.
 	Flush time.Duration
 }
 
