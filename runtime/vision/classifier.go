@@ -78,7 +78,8 @@ type Classifier struct {
 }
 
 // NewClassifier checks that m is an image-classification model (metadata task,
-// input [batch, height, width] or [batch, height, width, 1] of float32, output
+// input [batch, height, width], [batch, height, width, 1] or [batch, 1, height,
+// width] of float32, output
 // [batch, classes] of float32 matching the labels) and prepares to run it.
 func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 	if m == nil {
@@ -130,12 +131,13 @@ func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 	if in.Type != model.Float32 {
 		return nil, bad("input %s: element type %s, want float32", in, in.Type)
 	}
-	hw := in.Shape[1:] // [height, width, ...]
+	var hw model.Shape // [height, width]
+	chw := false       // [batch, 1, height, width]: the same bytes as [batch, height, width]
 	switch {
-	case len(in.Shape) == 3:
-	case len(in.Shape) == 4 && (in.Shape[3] == 1 || in.Shape[3] < 0):
-	case len(in.Shape) == 4 && in.Shape[1] == 1: // [batch, 1, height, width]: the same bytes
-		hw = in.Shape[2:]
+	case len(in.Shape) == 3, len(in.Shape) == 4 && (in.Shape[3] == 1 || in.Shape[3] < 0):
+		hw = in.Shape[1:3]
+	case len(in.Shape) == 4 && in.Shape[1] == 1:
+		hw, chw = in.Shape[2:4], true
 	default:
 		return nil, bad("input %s: want shape [batch, height, width], [batch, height, width, 1] or [batch, 1, height, width]", in)
 	}
@@ -156,7 +158,7 @@ func NewClassifier(m *model.Model, opts Options) (*Classifier, error) {
 	}
 	c.inShape = append(model.Shape{-1}, int64(c.height), int64(c.width))
 	switch {
-	case len(in.Shape) == 4 && len(hw) == 2:
+	case chw:
 		c.inShape = model.Shape{-1, 1, int64(c.height), int64(c.width)}
 	case len(in.Shape) == 4:
 		c.inShape = append(c.inShape, 1)

@@ -270,6 +270,15 @@ func TestNewClassifierErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v saying %q", c.name, err, c.want, c.msg)
 		}
 	}
+	// An input of another rank (a scalar too) or with 3 channels is refused, not a panic.
+	for _, shape := range []model.Shape{{}, {-1}, {-1, 28}, {-1, 3, 28, 28}, {-1, 28, 28, 3}, {-1, 1, 28, 28, 1}} {
+		f := newFake(nil, -1)
+		f.sig.Inputs[0].Shape = shape
+		_, err := NewClassifier(fakeModel(t, f), Options{})
+		if !errors.Is(err, model.ErrBadModel) || !strings.Contains(err.Error(), "want shape [batch, height, width]") {
+			t.Errorf("input shape %v: %v", shape, err)
+		}
+	}
 	// Images of the wrong size are refused, naming the image.
 	c, err := NewClassifier(fakeModel(t, newFake(nil, -1)), Options{})
 	if err != nil {
