@@ -129,8 +129,8 @@ func (r *Registry) check(ctx context.Context, e *entry) error {
 	if len(sig.Inputs) == 0 || len(sig.Outputs) == 0 {
 		return fmt.Errorf("%w: %s has %d inputs and %d outputs", ErrCheck, mc.Path, len(sig.Inputs), len(sig.Outputs))
 	}
-	kind := md.Task // the config's task is in it, when the file declares none
-	if declared := md.File["task"]; mc.Task != "" && declared != "" && declared != mc.Task {
+	kind := md.Task // the config's task (normalised: "text" is text-generation) wins over the file's
+	if declared := md.File["task"]; mc.Task != "" && declared != "" && declared != kind {
 		return fmt.Errorf("%w: %s declares task %q, the config expects %q", ErrCheck, mc.Path, declared, mc.Task)
 	}
 	e.kind = kind

@@ -132,3 +132,23 @@ func TestWatchSidecar(t *testing.T) {
 	}
 	waitFor(t, "the sidecar's removal", func() bool { return label() == "3" })
 }
+
+// A config task may use an alias ("text" for text-generation): a file that
+// declares the same task loads; one that declares another is refused.
+func TestConfigTaskAlias(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	write(t, path, registrytest.Text("t"))
+	for _, c := range []struct{ task, err string }{
+		{"text", ""},
+		{"text-generation", ""},
+		{"image", `declares task "text-generation", the config expects "image"`},
+	} {
+		r := registry.New(registry.Config{Models: []registry.ModelConfig{{Name: "m", Path: path, Backend: registrytest.Backend, Task: c.task}}},
+			registry.WithLogger(quiet()))
+		err := r.Start(context.Background())
+		r.Close()
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("config task %q: %v, want %q", c.task, err, c.err)
+		}
+	}
+}
