@@ -340,10 +340,13 @@ func (s *stream) step(ctx context.Context, idx int) error {
 	return s.runWindow(ctx)
 }
 
-// stopper holds back text that may be the start of a stop string.
+// stopper holds back text that may be the start of a stop string. The text
+// it returns and holds are substrings of the pieces (the vocabulary's own
+// strings) or of their concatenation, so a piece with nothing held before it
+// costs no allocation.
 type stopper struct {
-	stops   []string
-	pending strings.Builder
+	stops []string
+	held  string // the end of the text so far that may start a stop string
 }
 
 func newStopper(stops []string) *stopper { return &stopper{stops: stops} }
@@ -354,11 +357,13 @@ func (p *stopper) push(piece string) (string, bool) {
 	if len(p.stops) == 0 {
 		return piece, false
 	}
-	p.pending.WriteString(piece)
-	text := p.pending.String()
+	text := piece
+	if p.held != "" {
+		text = p.held + piece
+	}
 	for _, stop := range p.stops {
 		if i := strings.Index(text, stop); i >= 0 {
-			p.pending.Reset()
+			p.held = ""
 			return text[:i], true
 		}
 	}
@@ -372,14 +377,13 @@ func (p *stopper) push(piece string) (string, bool) {
 			}
 		}
 	}
-	p.pending.Reset()
-	p.pending.WriteString(text[len(text)-keep:])
+	p.held = text[len(text)-keep:]
 	return text[:len(text)-keep], false
 }
 
 // flush returns what is still held back at the end.
 func (p *stopper) flush() string {
-	s := p.pending.String()
-	p.pending.Reset()
+	s := p.held
+	p.held = ""
 	return s
 }

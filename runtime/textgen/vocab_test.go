@@ -94,6 +94,27 @@ func TestStopper(t *testing.T) {
 	}
 }
 
+// A piece that cannot start a stop string, with nothing held back, passes
+// through the stopper without an allocation (the per-character path of every
+// request with stop strings); one that is held back and then continued does
+// the concatenation only.
+func TestStopperAllocatesNothingForPlainPieces(t *testing.T) {
+	p := newStopper([]string{"\n\n", "END"})
+	if n := testing.AllocsPerRun(100, func() {
+		if out, stop := p.push("a"); out != "a" || stop {
+			t.Fatalf("push(a) = %q, %v", out, stop)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per plain piece, want 0", n)
+	}
+	if out, _ := p.push("\n"); out != "" {
+		t.Fatalf("a newline is held back, got %q", out)
+	}
+	if out, stop := p.push("x"); out != "\nx" || stop {
+		t.Fatalf("held newline then x: %q, %v", out, stop)
+	}
+}
+
 // A token vocabulary splits text by greedy longest match; a StringLookup
 // vocabulary's "[UNK]" and "" are special: never matched by text, "[UNK]"
 // standing in for unknown characters under the replace policy.
