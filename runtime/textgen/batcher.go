@@ -221,7 +221,7 @@ type loop struct {
 	cur   int            // which of st holds the current state
 	bind  map[int]*[2]model.Binding
 
-	waiting []*job    // jobs with text put since the last hand-over
+	pending int       // jobs with text put since the last hand-over
 	handed  time.Time // the last hand-over
 }
 
@@ -297,7 +297,10 @@ func (l *loop) remove(r int, err error) {
 	if rest := j.dec.rest(); rest != "" && j.err == nil {
 		j.out.put(rest)
 	}
-	j.pending = false // finish wakes the caller for everything put
+	if j.pending { // finish wakes the caller for everything put
+		j.pending = false
+		l.pending--
+	}
 	l.load.Add(-1)
 	j.out.finish()
 	last := len(l.jobs) - 1
@@ -365,8 +368,9 @@ func (l *loop) run() {
 	}
 }
 
-// sampleAll draws the next character of every job, emits it, and prepares
-// x for the next step; finished jobs leave the batch.
+// sampleAll draws the next character of every job, puts it in the job's
+// outbox (handOver wakes the caller), and prepares x for the next step;
+// finished jobs leave the batch.
 func (l *loop) sampleAll() {
 	for r := 0; r < len(l.jobs); {
 		j := l.jobs[r]
@@ -383,7 +387,7 @@ func (l *loop) sampleAll() {
 			j.out.put(piece)
 			if !j.pending {
 				j.pending = true
-				l.waiting = append(l.waiting, j)
+				l.pending++
 			}
 		}
 		if err != nil || done {
@@ -399,7 +403,7 @@ func (l *loop) sampleAll() {
 // since the last hand-over (at every step when Flush < 0). Jobs that ended in
 // between were woken by finish.
 func (l *loop) handOver() {
-	if len(l.waiting) == 0 {
+	if l.pending == 0 {
 		return
 	}
 	now := time.Now()
@@ -407,12 +411,11 @@ func (l *loop) handOver() {
 		return
 	}
 	l.handed = now
-	for i, j := range l.waiting {
+	for _, j := range l.jobs {
 		if j.pending {
 			j.pending = false
 			j.out.signal()
 		}
-		l.waiting[i] = nil
 	}
-	l.waiting = l.waiting[:0]
+	l.pending = 0
 }
