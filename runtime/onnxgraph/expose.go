@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -154,7 +155,7 @@ func (r *rewriter) relaxTime() error {
 			continue
 		}
 		if c := r.inits[n.GetInput()[1]]; c != nil {
-			if v, err := ints(c); err == nil && containsValue(v, t) {
+			if v, err := ints(c); err == nil && slices.Contains(v, t) {
 				return fmt.Errorf("%w: Reshape node %q bakes the window %d into its shape %v", ErrCannotExpose, n.GetName(), t, v)
 			}
 		}
@@ -165,15 +166,6 @@ func (r *rewriter) relaxTime() error {
 		}
 	}
 	return nil
-}
-
-func containsValue(v []int64, t int64) bool {
-	for _, x := range v {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // exposeAll exposes the state of every recurrent node of the main graph, in order.

@@ -7,10 +7,8 @@
 package textgen
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -177,23 +175,6 @@ func VocabFromMetadata(md model.Metadata) (*Vocab, error) {
 		return nil, fmt.Errorf("%w: the model's metadata has no vocab; pass a vocabulary file (--vocab)", model.ErrBadModel)
 	}
 	return NewVocab(md.Vocab, md.CasePolicy)
-}
-
-// LoadVocab reads a JSON array of strings (characters or tokens, index order) from path.
-func LoadVocab(path, casePolicy string) (*Vocab, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("vocab file: %w", err)
-	}
-	var entries []string
-	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("vocab file %s: want a JSON array of strings: %v", path, err)
-	}
-	v, err := NewVocab(entries, casePolicy)
-	if err != nil {
-		return nil, fmt.Errorf("vocab file %s: %w", path, err)
-	}
-	return v, nil
 }
 
 // Size is the number of entries (specials included): the width of a
