@@ -53,6 +53,7 @@ func ExposeState(data []byte) ([]byte, *Exposed, error) {
 	if err := r.exposeAll(); err != nil {
 		return nil, nil, err
 	}
+	g.Node = append(r.early, g.Node...) // the graph stays in topological order, as ONNX requires
 	prune(g)
 	g.ValueInfo = nil // shapes recorded for the fixed window no longer hold
 	r.writeMetadata()
@@ -73,7 +74,8 @@ type rewriter struct {
 	inits    map[string]*pb.TensorProto
 	input    *pb.ValueInfoProto // the data input [batch, time, ...]
 	ex       Exposed
-	time     string // a scalar int64 holding the input's time length, once made
+	time     string          // a scalar int64 holding the input's time length, once made
+	early    []*pb.NodeProto // new nodes that read only graph inputs and initializers: they go first
 }
 
 func newRewriter(m *pb.ModelProto) *rewriter {
@@ -285,7 +287,7 @@ func (r *rewriter) exposeLoop(n *pb.NodeProto) error {
 			n.Output[k] = r.fresh(n.GetName() + "_state_last")
 		}
 		out := r.fresh(name + "_out")
-		r.node("Identity", []string{n.Output[k]}, []string{out})
+		r.node("Identity", []string{n.Output[k]}, []string{out}, false)
 		r.addStateOutput(out, hidden)
 		r.ex.StateInputs = append(r.ex.StateInputs, name)
 		r.ex.StateSizes = append(r.ex.StateSizes, int(hidden))
@@ -327,22 +329,31 @@ func (r *rewriter) timeLength() string {
 		return r.time
 	}
 	shape := r.fresh(r.input.GetName() + "_shape")
-	r.node("Shape", []string{r.input.GetName()}, []string{shape})
+	r.node("Shape", []string{r.input.GetName()}, []string{shape}, true)
 	one := r.fresh("time_axis")
 	r.g.Initializer = append(r.g.Initializer, &pb.TensorProto{Name: proto.String(one), DataType: proto.Int32(int32(pb.TensorProto_INT64)), Int64Data: []int64{1}})
 	r.time = r.fresh("time_length")
-	r.node("Gather", []string{shape, one}, []string{r.time})
+	r.node("Gather", []string{shape, one}, []string{r.time}, true)
 	return r.time
 }
 
-// node appends a node to the main graph.
-func (r *rewriter) node(op string, in, out []string) {
-	r.g.Node = append(r.g.Node, &pb.NodeProto{OpType: proto.String(op), Name: proto.String(r.fresh(out[0] + "_" + op)), Input: in, Output: out})
+// node adds a node to the main graph: among the early ones (before every
+// existing node) when it reads only graph inputs and initializers, else last.
+func (r *rewriter) node(op string, in, out []string, early bool) {
+	r.add(&pb.NodeProto{OpType: proto.String(op), Name: proto.String(r.fresh(out[0] + "_" + op)), Input: in, Output: out}, early)
 }
 
-// axes0 adds the axes operand [0] of an Unsqueeze or Squeeze (an input from
-// opset 13, an attribute before).
-func (r *rewriter) axes0(op string, in, out string) {
+func (r *rewriter) add(n *pb.NodeProto, early bool) {
+	if early {
+		r.early = append(r.early, n)
+		return
+	}
+	r.g.Node = append(r.g.Node, n)
+}
+
+// axes0 adds an Unsqueeze or Squeeze with the axes operand [0] (an input from
+// opset 13, an attribute before); early as for node.
+func (r *rewriter) axes0(op string, in, out string, early bool) {
 	n := &pb.NodeProto{OpType: proto.String(op), Name: proto.String(r.fresh(out + "_" + op)), Input: []string{in}, Output: []string{out}}
 	if r.opset >= 13 {
 		axes := r.fresh(out + "_axes")
@@ -351,20 +362,20 @@ func (r *rewriter) axes0(op string, in, out string) {
 	} else {
 		n.Attribute = []*pb.AttributeProto{{Name: proto.String("axes"), Type: pb.AttributeProto_INTS.Enum(), Ints: []int64{0}}}
 	}
-	r.g.Node = append(r.g.Node, n)
+	r.add(n, early)
 }
 
 // unsqueeze returns name [batch, H] as [1, batch, H].
 func (r *rewriter) unsqueeze(name string) string {
 	out := r.fresh(name + "_3d")
-	r.axes0("Unsqueeze", name, out)
+	r.axes0("Unsqueeze", name, out, true) // name is a new graph input
 	return out
 }
 
 // squeeze returns name [1, batch, H] as out [batch, H].
 func (r *rewriter) squeeze(name, out string) string {
 	out = r.fresh(out)
-	r.axes0("Squeeze", name, out)
+	r.axes0("Squeeze", name, out, false)
 	return out
 }
 
