@@ -48,7 +48,7 @@ type Metadata struct {
 
 	// Text generation.
 	Vocab         []string `json:"vocab,omitempty"`
-	InputEncoding string   `json:"input_encoding,omitempty"` // EncodingOneHot (also when empty) or EncodingTokenIDs
+	InputEncoding string   `json:"input_encoding,omitempty"` // EncodingOneHot, EncodingTokenIDs or one registered in textgen (checked there); empty: from the signature
 	WindowLength  int      `json:"window_length,omitempty"`
 	CasePolicy    string   `json:"case_policy,omitempty"`
 	StateInputs   []string `json:"state_inputs,omitempty"`
@@ -130,11 +130,6 @@ func ParseMetadata(raw map[string]string) (Metadata, error) {
 	}
 	if len(m.StateInputs) != len(m.StateOutputs) {
 		return m, fmt.Errorf("%w: metadata lists %d state inputs but %d state outputs", ErrBadModel, len(m.StateInputs), len(m.StateOutputs))
-	}
-	switch m.InputEncoding {
-	case "", EncodingOneHot, EncodingTokenIDs:
-	default:
-		return m, fmt.Errorf("%w: metadata key %q: unknown value %q (want %q or %q)", ErrBadModel, "input_encoding", m.InputEncoding, EncodingOneHot, EncodingTokenIDs)
 	}
 	switch m.OutputKind {
 	case "", OutputProbabilities, OutputLogits:

@@ -11,8 +11,8 @@ import (
 
 // Input encodings: the metadata key input_encoding, and what Encoder.Name says.
 const (
-	EncodingOneHot   = "one_hot"   // float32 [batch, time, V], one 1 per step
-	EncodingTokenIDs = "token_ids" // int32, int64 or float32 [batch, time]: the ids themselves
+	EncodingOneHot   = model.EncodingOneHot   // float32 [batch, time, V], one 1 per step
+	EncodingTokenIDs = model.EncodingTokenIDs // int32, int64 or float32 [batch, time]: the ids themselves
 )
 
 // Encoder writes token ids into a model's main input tensor. Put is called on
@@ -42,7 +42,8 @@ var encoders = map[string]EncoderFactory{
 	EncodingTokenIDs: newTokenIDs,
 }
 
-// RegisterEncoder adds an input encoding (call it from an init function).
+// RegisterEncoder adds an input encoding (call it from an init function): a
+// model whose metadata declares input_encoding name then runs through f.
 func RegisterEncoder(name string, f EncoderFactory) { encoders[name] = f }
 
 // Encodings lists the known input encodings, sorted.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/rnnrun/rnnrun/runtime/model"
 )
 
 func TestVocabEncodeDecode(t *testing.T) {
@@ -153,5 +155,25 @@ func TestTokenVocab(t *testing.T) {
 	c, _ := NewVocab([]string{"", "[UNK]", "a", "b"}, "")
 	if !c.Chars() || !equalInts(c.Special(), []int{0, 1}) {
 		t.Fatalf("StringLookup character vocabulary: chars %v, special %v", c.Chars(), c.Special())
+	}
+}
+
+// An encoding registered with RegisterEncoder is one a model's metadata may
+// declare: the metadata layer passes the name through and textgen alone
+// checks it against its registry.
+func TestRegisteredEncodingIsDeclarable(t *testing.T) {
+	const name = "test_ids"
+	md, err := model.ParseMetadata(map[string]string{"input_encoding": name})
+	if err != nil || md.InputEncoding != name {
+		t.Fatalf("metadata declaring %q: %+v, %v", name, md.InputEncoding, err)
+	}
+	in := model.TensorInfo{Name: "ids", Type: model.Int64, Shape: model.Shape{-1, -1}}
+	if _, err := encodingFor(in, name); err == nil || !strings.Contains(err.Error(), `input_encoding "test_ids": want one of one_hot, token_ids`) {
+		t.Fatalf("unregistered %q: %v", name, err)
+	}
+	RegisterEncoder(name, newTokenIDs)
+	t.Cleanup(func() { delete(encoders, name) })
+	if got, err := encodingFor(in, name); err != nil || got != name {
+		t.Fatalf("registered %q: %q, %v", name, got, err)
 	}
 }

@@ -118,13 +118,13 @@ func (vs Values) check() error {
 	return nil
 }
 
-// enums lists the keys whose values are one of a few words.
+// enums lists the keys whose values are one of a few words. input_encoding is
+// checked by textgen, against the encodings registered there; output_kind by
+// model.ParseMetadata.
 var enums = map[string][]string{
-	"task":           {model.TaskTextGeneration, model.TaskImageClassification},
-	"ink":            {"light-on-dark", "dark-on-light"},
-	"case_policy":    {"preserve", "lower"},
-	"input_encoding": {model.EncodingOneHot, model.EncodingTokenIDs},
-	"output_kind":    {model.OutputProbabilities, model.OutputLogits},
+	"task":        {model.TaskTextGeneration, model.TaskImageClassification},
+	"ink":         {"light-on-dark", "dark-on-light"},
+	"case_policy": {"preserve", "lower"},
 }
 
 func checkEnum(key, val string) error {
