@@ -35,8 +35,9 @@ type Metadata struct {
 	// SavedModel's assets/rnnrun.json), as a resolution found it; nil when
 	// no resolution ran (ParseMetadata alone: then Raw is that map).
 	File map[string]string `json:"file,omitempty"`
-	// Sources says, per key of Raw, where the value came from ("metadata",
-	// "sidecar m.onnx.rnnrun.json", "config", "flag --labels", "inferred from ...").
+	// Sources says, per metadata key, where the value came from ("metadata",
+	// "sidecar m.onnx.rnnrun.json", `config entry "x" (labels)`, "flag --labels",
+	// "inferred from ..."); "task" may also explain why no task was found.
 	// Empty when no resolution ran (ParseMetadata alone).
 	Sources map[string]string `json:"sources,omitempty"`
 

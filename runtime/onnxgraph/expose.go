@@ -19,7 +19,7 @@ import (
 	pb "github.com/rnnrun/rnnrun/runtime/native/onnxpb"
 )
 
-// ErrCannotExpose is wrapped by every error of a graph ExposeState cannot rewrite.
+// ErrCannotExpose is wrapped by ExposeState's errors for data it cannot rewrite.
 var ErrCannotExpose = errors.New("cannot expose the recurrent state")
 
 // Exposed describes the state ExposeState added.
@@ -35,8 +35,9 @@ type Exposed struct {
 // ExposeState rewrites the ONNX model in data (see the package comment). The
 // result's metadata_props gain state_inputs, state_outputs and, when every
 // state has the same width, state_size (and window_length from a fixed time
-// dimension, when the metadata has none). A graph it cannot rewrite gets an
-// error wrapping ErrCannotExpose that names the node and why.
+// dimension, when the metadata has none). Data that is not a model, or a
+// graph it cannot rewrite, gets an error wrapping ErrCannotExpose that says
+// why (naming the node when one is at fault).
 func ExposeState(data []byte) ([]byte, *Exposed, error) {
 	var m pb.ModelProto
 	if err := proto.Unmarshal(data, &m); err != nil {

@@ -26,7 +26,8 @@ func (g *Generator) Open(ctx context.Context, prompt []int) (*Cursor, error) {
 	return &Cursor{s: s}, nil
 }
 
-// Next is the distribution over the next character. The slice is reused by Feed.
+// Next is the distribution over the next character: call it after every
+// Feed (the slice may be overwritten by the next Feed, or replaced by it).
 func (c *Cursor) Next() []float32 { return c.s.probs.Float32s() }
 
 // Feed advances by the character idx: one step carrying the state, or the

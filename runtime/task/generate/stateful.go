@@ -21,7 +21,7 @@ import (
 // and full windows through m itself; when the graph cannot be relaxed, such a
 // history is zero-padded (Generator.ShortHistory says which, and a warning
 // is logged). closeFn closes what NewGenerator opened beyond m (call it
-// after the Generator's last use); it is never nil.
+// after the Generator's last use); it is never nil when err is.
 func NewGenerator(ctx context.Context, m *model.Model, opts textgen.Options) (g *textgen.Generator, closeFn func() error, err error) {
 	s, err := stateModel(ctx, m, opts.Mode)
 	if err != nil {
