@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,8 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rnnrun/rnnrun/internal/mnistdata"
+	"github.com/rnnrun/rnnrun/internal/onnxtest"
 	"github.com/rnnrun/rnnrun/runtime/native/onnxpb"
-	"github.com/rnnrun/rnnrun/runtime/onnx"
 )
 
 // "Bring your own model": models exported the way a user would, with no rnnrun
@@ -33,27 +31,20 @@ var plainTextModels = []string{
 	"keras_embed_gru", "tf2onnx_embed_gru",
 }
 
-// plainDir is where scripts/plain-models.sh exported the models:
-// $RNNRUN_CACHE/plain-<first 12 hex of sha256 of both scripts and the data marker>.
+// plainDir is where scripts/plain-models.sh exported the models
+// (onnxtest.ExportsDir "plain", keyed by whether the play is there to train on).
 // Missing, it fails under CI=true or when the scripts could run here, and skips
 // only when their prerequisites are missing on a developer's machine.
 func plainDir(t *testing.T) string {
 	t.Helper()
-	root := repoRoot()
-	h := sha256.New()
-	for _, name := range []string{"plain-models.py", "plain-models.sh"} {
-		b, err := os.ReadFile(filepath.Join(root, "scripts", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Write(b)
-	}
 	data := "fallback"
-	if _, err := os.Stat(filepath.Join(root, "..", "shared", "data", "pg1514.txt")); err == nil {
+	if _, err := os.Stat(filepath.Join(repoRoot(), "..", "shared", "data", "pg1514.txt")); err == nil {
 		data = "play"
 	}
-	h.Write([]byte(data + "\n"))
-	dir := filepath.Join(onnx.CacheDir(), "plain-"+hex.EncodeToString(h.Sum(nil))[:12])
+	dir, err := onnxtest.ExportsDir("plain", data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir
 	}

@@ -13,22 +13,35 @@ import (
 	"github.com/rnnrun/rnnrun/runtime/onnx"
 )
 
-// ForeignDir is where scripts/foreign-models.sh exported the models of other
-// tools: $RNNRUN_CACHE/foreign-<first 12 hex of sha256 of both scripts>.
-func ForeignDir(t testing.TB) string {
-	t.Helper()
+// ExportsDir is where scripts/NAME-models.sh (through
+// scripts/framework-exports.sh) exports its models for key:
+// $RNNRUN_CACHE/NAME-<first 12 hex of the sha256 of NAME-models.py,
+// NAME-models.sh, framework-exports.sh and key + "\n">. It does not check
+// that the export is there.
+func ExportsDir(name, key string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	h := sha256.New()
-	for _, name := range []string{"foreign-models.py", "foreign-models.sh"} {
-		b, err := os.ReadFile(filepath.Join(root, "scripts", name))
+	for _, f := range []string{name + "-models.py", name + "-models.sh", "framework-exports.sh"} {
+		b, err := os.ReadFile(filepath.Join(root, "scripts", f))
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		h.Write(b)
 	}
-	dir := filepath.Join(onnx.CacheDir(), "foreign-"+hex.EncodeToString(h.Sum(nil))[:12])
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+	h.Write([]byte(key + "\n"))
+	return filepath.Join(onnx.CacheDir(), name+"-"+hex.EncodeToString(h.Sum(nil))[:12]), nil
+}
+
+// ForeignDir is where scripts/foreign-models.sh exported the models of other
+// tools (ExportsDir "foreign", no key); it fails the test when they are missing.
+func ForeignDir(t testing.TB) string {
+	t.Helper()
+	dir, err := ExportsDir("foreign", "")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(dir, ".complete"))
+	}
+	if err != nil {
 		t.Fatalf("the exports of other tools are missing: run bash scripts/foreign-models.sh (make test does): %v", err)
 	}
 	return dir
