@@ -329,3 +329,22 @@ func TestGenerateStop(t *testing.T) {
 		}
 	}
 }
+
+// rnnrun score settles the mode as serve and generate do: --mode stateful on
+// the stateless char_window.onnx runs it with its state exposed (it used to
+// fail with "has no state inputs and outputs; use windowed mode").
+func TestScoreStatefulOnStatelessExport(t *testing.T) {
+	const speech = "HERMIA.\nBelike for want of rain, which I could well\nBeteem them."
+	text := filepath.Join(t.TempDir(), "speech.txt")
+	if err := os.WriteFile(text, []byte(speech), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, nil, "score", "--model", shipped("char_window.onnx"), "--mode", "stateful", "--json", text)
+	var got map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &got) != nil {
+		t.Fatalf("score --mode stateful: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if nats, _ := got["nats_per_char"].(float64); got["mode"] != "stateful" || got["chars"] != float64(len(speech)-1) || !(nats > 0 && nats < 10) {
+		t.Fatalf("score --mode stateful: %s", r.stdout)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rnnrun/rnnrun/runtime/model"
 	"github.com/rnnrun/rnnrun/runtime/task"
+	"github.com/rnnrun/rnnrun/runtime/task/generate"
 	"github.com/rnnrun/rnnrun/runtime/textgen"
 )
 
@@ -72,10 +73,15 @@ func run(cli task.CLI, cmd *cobra.Command, file string) error {
 	}
 	ctx := cmd.Context()
 	return task.WithModel(ctx, cli, v, func(m *model.Model) error {
-		s, err := NewScorer(m, textgen.Options{Window: window})
+		// The mode is settled as the served task and generation settle it:
+		// stateful on a stateless export runs it with its state exposed.
+		opts := textgen.Options{Window: window, Mode: mode}
+		g, closeFn, err := generate.NewGenerator(ctx, m, opts)
 		if err != nil {
 			return err
 		}
+		defer closeFn()
+		s := newScorer(m, g, opts)
 		req := Request{Text: text, Mode: mode}
 		if !v.GetBool("quiet") && utf8.RuneCountInString(text) >= ProgressMinChars {
 			req.Progress = func(scored, total int) {
